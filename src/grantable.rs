@@ -1,0 +1,102 @@
+//! [`GrantableScopes`]: where the layer learns which scopes a client may have.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use crate::ScopeSet;
+
+/// The scopes a client may be granted, asked once per rejection with the
+/// request's `client_id` (`""` when the request named none).
+///
+/// Implemented for:
+/// - [`ScopeSet`]: the same scopes for every client;
+/// - `HashMap<String, ScopeSet>`: per client, an unknown client may have none;
+/// - any `Fn(&str) -> ScopeSet`, to ask your own client registry;
+/// - `Arc<T>` of any of these, to share one large source between layers.
+///
+/// It is asked only on the rejection path, never for requests that pass.
+/// When the inner service attaches a [`ScopeDecision`](crate::ScopeDecision)
+/// with grantable scopes to its response, those win and this source is not
+/// asked.
+///
+/// # Example
+///
+/// ```
+/// use std::collections::HashMap;
+/// use invalid_scope_observer::{GrantableScopes, ScopeSet};
+///
+/// let per_client = HashMap::from([
+///     ("wizard".to_string(), ScopeSet::parse("user:read project:read")),
+/// ]);
+/// assert_eq!(per_client.grantable_scopes("wizard"), ScopeSet::parse("project:read user:read"));
+/// assert!(per_client.grantable_scopes("stranger").is_empty());
+///
+/// let from_a_function = |client_id: &str| {
+///     if client_id.starts_with("partner-") {
+///         ScopeSet::parse("user:read")
+///     } else {
+///         ScopeSet::new()
+///     }
+/// };
+/// assert!(from_a_function.grantable_scopes("partner-7").contains("user:read"));
+/// ```
+pub trait GrantableScopes {
+    /// The scopes `client_id` may be granted.
+    fn grantable_scopes(&self, client_id: &str) -> ScopeSet;
+}
+
+impl GrantableScopes for ScopeSet {
+    fn grantable_scopes(&self, _client_id: &str) -> ScopeSet {
+        self.clone()
+    }
+}
+
+impl<H: BuildHasher> GrantableScopes for HashMap<String, ScopeSet, H> {
+    fn grantable_scopes(&self, client_id: &str) -> ScopeSet {
+        self.get(client_id).cloned().unwrap_or_default()
+    }
+}
+
+impl<F> GrantableScopes for F
+where
+    F: Fn(&str) -> ScopeSet,
+{
+    fn grantable_scopes(&self, client_id: &str) -> ScopeSet {
+        self(client_id)
+    }
+}
+
+impl<T: GrantableScopes + ?Sized> GrantableScopes for Arc<T> {
+    fn grantable_scopes(&self, client_id: &str) -> ScopeSet {
+        (**self).grantable_scopes(client_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_is_the_same_for_every_client() {
+        let set = ScopeSet::parse("a b");
+        assert_eq!(set.grantable_scopes("x"), set);
+        assert_eq!(set.grantable_scopes(""), set);
+    }
+
+    #[test]
+    fn a_map_is_per_client_and_empty_for_strangers() {
+        let map = HashMap::from([("c1".to_string(), ScopeSet::parse("a"))]);
+        assert_eq!(map.grantable_scopes("c1"), ScopeSet::parse("a"));
+        assert!(map.grantable_scopes("c2").is_empty());
+        assert!(map.grantable_scopes("").is_empty());
+    }
+
+    #[test]
+    fn closures_and_arcs() {
+        let closure = |client_id: &str| ScopeSet::parse(client_id);
+        assert_eq!(closure.grantable_scopes("a b"), ScopeSet::parse("a b"));
+        let shared: Arc<dyn GrantableScopes + Send + Sync> = Arc::new(ScopeSet::parse("z"));
+        assert_eq!(shared.grantable_scopes("any"), ScopeSet::parse("z"));
+    }
+}

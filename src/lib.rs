@@ -1,0 +1,42 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod captured_request;
+mod escape;
+mod event;
+mod future;
+mod grantable;
+mod layer;
+mod observe;
+mod on_rejection;
+mod redirect;
+mod redirect_statuses;
+mod rejection;
+mod scope;
+mod scope_decision;
+mod service;
+
+pub use crate::future::ResponseFuture;
+pub use crate::grantable::GrantableScopes;
+pub use crate::layer::InvalidScopeObserverLayer;
+pub use crate::on_rejection::OnRejection;
+pub use crate::rejection::InvalidScopeRejection;
+pub use crate::scope::{Iter, ScopeSet};
+pub use crate::scope_decision::ScopeDecision;
+pub use crate::service::InvalidScopeObserver;
+
+/// The `tracing` target of every event this crate emits, for filters such as
+/// `RUST_LOG=invalid_scope_observer=warn`.
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::TARGET, "invalid_scope_observer");
+/// ```
+pub const TARGET: &str = "invalid_scope_observer";
+
+/// The message of the event emitted for each rejected authorization request.
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::AUTHORIZE_EVENT, "oauth.authorize.invalid_scope");
+/// ```
+pub const AUTHORIZE_EVENT: &str = "oauth.authorize.invalid_scope";

@@ -1,0 +1,50 @@
+//! [`OnRejection`]: the hook called once per rejection, after the event.
+
+use crate::InvalidScopeRejection;
+
+/// Called once for every rejection the layer reports, right after the
+/// `tracing` event, on the task that polled the response. Use it to hand the
+/// rejection to an error tracker or a metrics counter.
+///
+/// Implemented for `()` (does nothing, the default) and for any
+/// `Fn(&InvalidScopeRejection) + Clone + Send + Sync + 'static`.
+///
+/// The hook runs on the request path: keep it quick, and move slow work
+/// (network calls) onto a queue or a spawned task. A hook that panics does
+/// not fail the request: the panic is caught, reported once per process at
+/// ERROR, and later rejections still reach the hook.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+///
+/// let rejections = Arc::new(AtomicUsize::new(0));
+/// let counter = Arc::clone(&rejections);
+/// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+///     .on_rejection(move |rejection: &InvalidScopeRejection| {
+///         counter.fetch_add(1, Ordering::Relaxed);
+///         eprintln!("{rejection}: missing {}", rejection.missing_scopes());
+///     });
+/// # drop(layer);
+/// ```
+pub trait OnRejection {
+    /// Handles one rejection.
+    fn on_rejection(&self, rejection: &InvalidScopeRejection);
+}
+
+impl OnRejection for () {
+    #[inline]
+    fn on_rejection(&self, _rejection: &InvalidScopeRejection) {}
+}
+
+impl<F> OnRejection for F
+where
+    F: Fn(&InvalidScopeRejection),
+{
+    fn on_rejection(&self, rejection: &InvalidScopeRejection) {
+        self(rejection)
+    }
+}

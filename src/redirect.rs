@@ -1,0 +1,128 @@
+//! Pure: does a `Location` value carry `error=invalid_scope`?
+
+/// The OAuth error code this crate watches for (RFC 6749 §4.1.2.1).
+const INVALID_SCOPE: &str = "invalid_scope";
+
+/// Whether a redirect's `Location` carries a parameter named `error` whose
+/// decoded value is exactly `invalid_scope`, in its query or its fragment
+/// (`response_mode=fragment`). Relative references count as much as absolute
+/// ones. A value that is not UTF-8 is no rejection.
+///
+/// Cost: a Location that holds neither the bytes `invalid_scope` nor a `%`
+/// (the only way to spell them otherwise) is ruled out after one scan,
+/// without parsing; only the rest is decoded, and decoding allocates only
+/// for parameters that hold escapes.
+pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
+    let Ok(location) = std::str::from_utf8(location) else {
+        return false;
+    };
+    if !location.contains(INVALID_SCOPE) && !location.contains('%') {
+        return false;
+    }
+    let (query, fragment) = query_and_fragment(location);
+    [query, fragment]
+        .into_iter()
+        .flatten()
+        .any(|parameters| has_invalid_scope_error(parameters))
+}
+
+/// The query and the fragment of a URI reference, split as RFC 3986 §3 (and
+/// its Appendix B) does: the fragment is all after the first `#`, the query is
+/// all between the first `?` before it and that `#`.
+fn query_and_fragment(reference: &str) -> (Option<&str>, Option<&str>) {
+    let (before_fragment, fragment) = match reference.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (reference, None),
+    };
+    let query = before_fragment.split_once('?').map(|(_, query)| query);
+    (query, fragment)
+}
+
+fn has_invalid_scope_error(parameters: &str) -> bool {
+    form_urlencoded::parse(parameters.as_bytes())
+        .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_invalid_scope;
+
+    fn detects(location: &str) -> bool {
+        carries_invalid_scope(location.as_bytes())
+    }
+
+    #[test]
+    fn error_in_the_query_wherever_it_stands() {
+        assert!(detects("https://client.example/cb?error=invalid_scope&state=xyz"));
+        assert!(detects("https://client.example/cb?state=xyz&error=invalid_scope"));
+        assert!(detects(
+            "https://client.example/cb?error=invalid_scope&error_description=nope&iss=https%3A%2F%2Fas"
+        ));
+    }
+
+    #[test]
+    fn error_in_the_fragment() {
+        assert!(detects("https://client.example/cb#error=invalid_scope&state=xyz"));
+        assert!(detects("https://client.example/cb?x=1#state=s&error=invalid_scope"));
+    }
+
+    #[test]
+    fn relative_references() {
+        assert!(detects("/cb?error=invalid_scope"));
+        assert!(detects("cb?error=invalid_scope"));
+        assert!(detects("?error=invalid_scope"));
+        assert!(detects("#error=invalid_scope"));
+    }
+
+    #[test]
+    fn escaped_spellings_are_decoded() {
+        assert!(detects("/cb?error=invalid%5Fscope"));
+        assert!(detects("/cb?%65rror=%69nvalid_scope"));
+    }
+
+    #[test]
+    fn near_misses_are_not_rejections() {
+        for location in [
+            "/cb?error=invalid_scopes",
+            "/cb?error=invalid_scope_x",
+            "/cb?error=invalid+scope",
+            "/cb?error=access_denied",
+            "/cb?errors=invalid_scope",
+            "/cb?state=error%3Dinvalid_scope",
+            "/cb?state=error%26error%3Dinvalid_scope",
+            "/invalid_scope/cb?code=abc",
+            "/cb/error=invalid_scope",
+            "/cb?code=abc&state=%2F",
+            "/cb?error=INVALID_SCOPE",
+            "https://invalid_scope.example/?code=1",
+            "",
+        ] {
+            assert!(!detects(location), "{location:?} is no rejection");
+        }
+    }
+
+    #[test]
+    fn repeated_error_parameters_count_if_any_says_invalid_scope() {
+        assert!(detects("/cb?error=server_error&error=invalid_scope"));
+    }
+
+    #[test]
+    fn malformed_input_never_panics_and_is_no_rejection() {
+        assert!(!carries_invalid_scope(b"/cb?error=invalid_scope\xff"));
+        assert!(!carries_invalid_scope(b"\xc3\x28?error=invalid_scope"));
+        for location in ["%", "%%%", "?%zz=%", "?&&==&", "#", "?", "??#?#", "%E2%82"] {
+            assert!(!detects(location));
+        }
+        // Escapes that decode to invalid UTF-8 are replaced, never trusted.
+        assert!(!detects("?error=invalid_scope%FF"));
+    }
+
+    #[test]
+    fn a_megabyte_of_query_is_just_input() {
+        let mut location = String::from("/cb?");
+        location.push_str(&"state=%41&".repeat(100_000));
+        assert!(!detects(&location));
+        location.push_str("error=invalid_scope");
+        assert!(detects(&location));
+    }
+}

@@ -1,0 +1,83 @@
+//! [`InvalidScopeRejection`]: what the layer knows about one rejection.
+
+use std::error::Error;
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::ScopeSet;
+
+/// One `invalid_scope` rejection, as the hook sees it.
+///
+/// It implements [`std::error::Error`] so it can go straight to an error
+/// tracker; its text is always `OAuth invalid_scope rejection`, so trackers
+/// group every rejection into one issue, with the details in the accessors.
+///
+/// Values are as the peer sent them (bounded, not escaped): escape them
+/// yourself before writing them anywhere a newline matters.
+///
+/// # Example
+///
+/// ```
+/// use invalid_scope_observer::InvalidScopeRejection;
+///
+/// fn report(rejection: &InvalidScopeRejection) {
+///     assert_eq!(rejection.to_string(), "OAuth invalid_scope rejection");
+///     let properties = [
+///         ("missing_scopes", rejection.missing_scopes().to_string()),
+///         ("client_id", rejection.client_id().to_string()),
+///     ];
+///     # let _ = properties;
+/// }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct InvalidScopeRejection {
+    pub(crate) requested_scopes: ScopeSet,
+    pub(crate) grantable_scopes: ScopeSet,
+    pub(crate) missing_scopes: ScopeSet,
+    pub(crate) client_id: String,
+    pub(crate) user_agent: String,
+    pub(crate) status: StatusCode,
+}
+
+impl InvalidScopeRejection {
+    /// The scopes the request asked for, in request order.
+    pub fn requested_scopes(&self) -> &ScopeSet {
+        &self.requested_scopes
+    }
+
+    /// The scopes the client may be granted.
+    pub fn grantable_scopes(&self) -> &ScopeSet {
+        &self.grantable_scopes
+    }
+
+    /// Requested minus grantable, in request order.
+    pub fn missing_scopes(&self) -> &ScopeSet {
+        &self.missing_scopes
+    }
+
+    /// The request's decoded `client_id`, `""` when it had none.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The request's `User-Agent` (lossy UTF-8, cut to the layer's limit),
+    /// `""` when it had none.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// The status of the redirect that carried the rejection.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl fmt::Display for InvalidScopeRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OAuth invalid_scope rejection")
+    }
+}
+
+impl Error for InvalidScopeRejection {}

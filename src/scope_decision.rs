@@ -1,0 +1,75 @@
+//! [`ScopeDecision`]: what the inner service itself knows about the scopes.
+
+use crate::ScopeSet;
+
+/// A response extension through which the inner service tells the layer
+/// what it decided, when it knows better than the request's query.
+///
+/// The layer reads it only from responses it reports. Each scope list set
+/// here wins over what the layer would work out itself: `grantable` over the
+/// layer's [`GrantableScopes`](crate::GrantableScopes) source, `requested`
+/// over the request's `scope` query parameter (useful when the scopes came in
+/// a form body, a pushed request or a signed request object).
+///
+/// # Example
+///
+/// ```
+/// use http::{Response, StatusCode, header::LOCATION};
+/// use invalid_scope_observer::{ScopeDecision, ScopeSet};
+///
+/// let mut response = Response::builder()
+///     .status(StatusCode::FOUND)
+///     .header(LOCATION, "https://client.example/cb?error=invalid_scope")
+///     .body(())
+///     .unwrap();
+/// response.extensions_mut().insert(
+///     ScopeDecision::new().grantable(ScopeSet::parse("user:read project:read")),
+/// );
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ScopeDecision {
+    pub(crate) requested: Option<ScopeSet>,
+    pub(crate) grantable: Option<ScopeSet>,
+}
+
+impl ScopeDecision {
+    /// A decision that overrides nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The scopes the client asked for, as the inner service read them.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{ScopeDecision, ScopeSet};
+    /// let decision = ScopeDecision::new().requested(ScopeSet::parse("openid admin"));
+    /// assert_eq!(decision.requested_scopes(), Some(&ScopeSet::parse("openid admin")));
+    /// ```
+    pub fn requested(mut self, scopes: ScopeSet) -> Self {
+        self.requested = Some(scopes);
+        self
+    }
+
+    /// The scopes the inner service considered grantable to this client.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{ScopeDecision, ScopeSet};
+    /// let decision = ScopeDecision::new().grantable(ScopeSet::parse("openid"));
+    /// assert_eq!(decision.grantable_scopes(), Some(&ScopeSet::parse("openid")));
+    /// ```
+    pub fn grantable(mut self, scopes: ScopeSet) -> Self {
+        self.grantable = Some(scopes);
+        self
+    }
+
+    /// The requested scopes set with [`ScopeDecision::requested`], if any.
+    pub fn requested_scopes(&self) -> Option<&ScopeSet> {
+        self.requested.as_ref()
+    }
+
+    /// The grantable scopes set with [`ScopeDecision::grantable`], if any.
+    pub fn grantable_scopes(&self) -> Option<&ScopeSet> {
+        self.grantable.as_ref()
+    }
+}

@@ -1,0 +1,106 @@
+//! [`InvalidScopeObserver`]: the middleware service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use crate::captured_request::CapturedRequest;
+use crate::observe::Observer;
+use crate::{GrantableScopes, OnRejection, ResponseFuture};
+
+/// Middleware that reports `error=invalid_scope` redirects of the service it
+/// wraps. Build it with [`InvalidScopeObserverLayer`].
+///
+/// It adds no error (its `Error` is `S::Error`), forwards `poll_ready`, and
+/// hands every response and error back exactly as `S` produced them.
+///
+/// [`InvalidScopeObserverLayer`]: crate::InvalidScopeObserverLayer
+///
+/// # Example
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http::{Request, Response};
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let authorize = service_fn(|_request: Request<()>| async {
+///     Ok::<_, Infallible>(Response::new("consent page"))
+/// });
+/// let observed = InvalidScopeObserverLayer::new(ScopeSet::parse("openid")).layer(authorize);
+///
+/// let response = observed.oneshot(Request::new(())).await.unwrap();
+/// assert_eq!(*response.body(), "consent page");
+/// # }
+/// ```
+pub struct InvalidScopeObserver<S, G, H = ()> {
+    inner: S,
+    observer: Arc<Observer<G, H>>,
+}
+
+impl<S, G, H> InvalidScopeObserver<S, G, H> {
+    pub(crate) fn from_parts(inner: S, observer: Arc<Observer<G, H>>) -> Self {
+        Self { inner, observer }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    G: GrantableScopes,
+    H: OnRejection,
+{
+    type Response = Response<ResB>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, G, H>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let captured = CapturedRequest::capture(&request);
+        ResponseFuture::new(self.inner.call(request), captured, Arc::clone(&self.observer))
+    }
+}
+
+impl<S: Clone, G, H> Clone for InvalidScopeObserver<S, G, H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            observer: Arc::clone(&self.observer),
+        }
+    }
+}
+
+impl<S: fmt::Debug, G, H> fmt::Debug for InvalidScopeObserver<S, G, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvalidScopeObserver")
+            .field("inner", &self.inner)
+            .field("grantable", &std::any::type_name::<G>())
+            .field("on_rejection", &std::any::type_name::<H>())
+            .field("settings", &self.observer.settings)
+            .finish()
+    }
+}
