@@ -41,7 +41,10 @@ impl CapturedRequest {
         // characters lie within the first `4 * limit` bytes: decode no more.
         let bytes = user_agent.as_bytes();
         let prefix = &bytes[..bytes.len().min(limit.saturating_mul(4))];
-        String::from_utf8_lossy(prefix).chars().take(limit).collect()
+        String::from_utf8_lossy(prefix)
+            .chars()
+            .take(limit)
+            .collect()
     }
 }
 
@@ -101,7 +104,10 @@ mod tests {
     #[test]
     fn missing_parameters_are_empty() {
         assert_eq!(parameters(""), (String::new(), String::new()));
-        assert_eq!(parameters("response_type=code"), (String::new(), String::new()));
+        assert_eq!(
+            parameters("response_type=code"),
+            (String::new(), String::new())
+        );
     }
 
     #[test]
@@ -114,7 +120,15 @@ mod tests {
 
     #[test]
     fn malformed_queries_never_panic() {
-        for query in ["%", "scope=%", "scope=%zz", "=&=&", "scope", "scope=%FF%FE", "&&&"] {
+        for query in [
+            "%",
+            "scope=%",
+            "scope=%zz",
+            "=&=&",
+            "scope",
+            "scope=%FF%FE",
+            "&&&",
+        ] {
             let _ = AuthorizeParameters::from_query(query);
         }
         assert_eq!(parameters("scope=%FF").0, "\u{fffd}");
@@ -123,7 +137,10 @@ mod tests {
     #[test]
     fn user_agent_is_cut_on_a_character_boundary() {
         let agent = "é".repeat(300);
-        let request = Request::builder().header(USER_AGENT, agent.as_str()).body(()).unwrap();
+        let request = Request::builder()
+            .header(USER_AGENT, agent.as_str())
+            .body(())
+            .unwrap();
         let captured = CapturedRequest::capture(&request);
         assert_eq!(captured.user_agent(200), "é".repeat(200));
         assert_eq!(captured.user_agent(0), "");
@@ -136,7 +153,10 @@ mod tests {
             .header(USER_AGENT, HeaderValue::from_bytes(b"bot\xff/1").unwrap())
             .body(())
             .unwrap();
-        assert_eq!(CapturedRequest::capture(&request).user_agent(200), "bot\u{fffd}/1");
+        assert_eq!(
+            CapturedRequest::capture(&request).user_agent(200),
+            "bot\u{fffd}/1"
+        );
     }
 
     #[test]
@@ -145,6 +165,9 @@ mod tests {
         let captured = CapturedRequest::capture(&request);
         assert!(captured.path_and_query.is_none());
         assert_eq!(captured.user_agent(200), "");
-        assert_eq!(captured.authorize_parameters(), AuthorizeParameters::default());
+        assert_eq!(
+            captured.authorize_parameters(),
+            AuthorizeParameters::default()
+        );
     }
 }

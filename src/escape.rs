@@ -35,11 +35,18 @@ impl fmt::Display for EscapedScopes<'_> {
     }
 }
 
-fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, is_plain: fn(char) -> bool) -> fmt::Result {
+fn write_escaped(
+    f: &mut fmt::Formatter<'_>,
+    text: &str,
+    is_plain: fn(char) -> bool,
+) -> fmt::Result {
     let mut rest = text;
     while let Some(at) = rest.find(|c: char| !is_plain(c)) {
         f.write_str(&rest[..at])?;
-        let escaped = rest[at..].chars().next().expect("find returned a char boundary");
+        let escaped = rest[at..]
+            .chars()
+            .next()
+            .expect("find returned a char boundary");
         write!(f, "\\u{{{:x}}}", u32::from(escaped))?;
         rest = &rest[at + escaped.len_utf8()..];
     }
@@ -94,7 +101,9 @@ mod tests {
 
     #[test]
     fn every_scope_token_char_is_plain() {
-        let all: String = ('\x21'..='\x7e').filter(|c| *c != '"' && *c != '\\').collect();
+        let all: String = ('\x21'..='\x7e')
+            .filter(|c| *c != '"' && *c != '\\')
+            .collect();
         let scopes = ScopeSet::parse(&all);
         assert_eq!(EscapedScopes(&scopes).to_string(), all);
     }

@@ -54,7 +54,11 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         self.call_hook(&rejection);
     }
 
-    fn rejection<B>(&self, request: &CapturedRequest, response: &Response<B>) -> InvalidScopeRejection {
+    fn rejection<B>(
+        &self,
+        request: &CapturedRequest,
+        response: &Response<B>,
+    ) -> InvalidScopeRejection {
         let decision = response.extensions().get::<ScopeDecision>();
         let parameters = request.authorize_parameters();
         let requested_scopes = decision
@@ -78,7 +82,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// reaches the client, and reported once per process.
     fn call_hook(&self, rejection: &InvalidScopeRejection) {
         static PANIC_REPORTED: AtomicBool = AtomicBool::new(false);
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.on_rejection.on_rejection(rejection)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.on_rejection.on_rejection(rejection)
+        }));
         if outcome.is_err() && !PANIC_REPORTED.swap(true, Ordering::Relaxed) {
             tracing::error!(
                 target: TARGET,

@@ -53,8 +53,12 @@ mod tests {
 
     #[test]
     fn error_in_the_query_wherever_it_stands() {
-        assert!(detects("https://client.example/cb?error=invalid_scope&state=xyz"));
-        assert!(detects("https://client.example/cb?state=xyz&error=invalid_scope"));
+        assert!(detects(
+            "https://client.example/cb?error=invalid_scope&state=xyz"
+        ));
+        assert!(detects(
+            "https://client.example/cb?state=xyz&error=invalid_scope"
+        ));
         assert!(detects(
             "https://client.example/cb?error=invalid_scope&error_description=nope&iss=https%3A%2F%2Fas"
         ));
@@ -62,8 +66,12 @@ mod tests {
 
     #[test]
     fn error_in_the_fragment() {
-        assert!(detects("https://client.example/cb#error=invalid_scope&state=xyz"));
-        assert!(detects("https://client.example/cb?x=1#state=s&error=invalid_scope"));
+        assert!(detects(
+            "https://client.example/cb#error=invalid_scope&state=xyz"
+        ));
+        assert!(detects(
+            "https://client.example/cb?x=1#state=s&error=invalid_scope"
+        ));
     }
 
     #[test]

@@ -46,7 +46,10 @@ mod tests {
     fn any_is_every_3xx_and_nothing_else() {
         for code in 100..=599 {
             let status = StatusCode::from_u16(code).unwrap();
-            assert_eq!(RedirectStatuses::ANY.contains(status), (300..400).contains(&code));
+            assert_eq!(
+                RedirectStatuses::ANY.contains(status),
+                (300..400).contains(&code)
+            );
         }
     }
 

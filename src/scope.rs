@@ -413,7 +413,9 @@ mod tests {
         let evens: ScopeSet = (0..700).step_by(2).map(|n| format!("s{n}")).collect();
         let odds = set.difference(&evens);
         assert_eq!(odds.len(), 350);
-        assert!(odds.iter().all(|scope| scope[1..].parse::<u32>().unwrap() % 2 == 1));
+        assert!(odds
+            .iter()
+            .all(|scope| scope[1..].parse::<u32>().unwrap() % 2 == 1));
         assert_eq!(set.intersection(&evens), evens);
         assert!(evens.is_subset(&set));
         assert!(!set.is_subset(&evens));

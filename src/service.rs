@@ -81,7 +81,11 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let captured = CapturedRequest::capture(&request);
-        ResponseFuture::new(self.inner.call(request), captured, Arc::clone(&self.observer))
+        ResponseFuture::new(
+            self.inner.call(request),
+            captured,
+            Arc::clone(&self.observer),
+        )
     }
 }
 

@@ -1,0 +1,139 @@
+//! Shared test support: an event-capturing subscriber and small builders.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Registry;
+
+/// One event as data: level, target and every field as the string a
+/// formatter would print (the message under `message`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapturedEvent {
+    pub level: Level,
+    pub target: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+impl CapturedEvent {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .unwrap_or_else(|| panic!("event has no field {name}: {self:?}"))
+    }
+
+    pub fn message(&self) -> &str {
+        self.field("message")
+    }
+}
+
+#[derive(Clone, Default)]
+struct CaptureLayer {
+    events: Arc<Mutex<Vec<CapturedEvent>>>,
+}
+
+struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for FieldVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_string(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
+}
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for CaptureLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut FieldVisitor(&mut fields));
+        self.events.lock().unwrap().push(CapturedEvent {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_string(),
+            fields,
+        });
+    }
+}
+
+/// Runs `f` with a subscriber that captures every event on this thread.
+pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<CapturedEvent>) {
+    let layer = CaptureLayer::default();
+    let events = Arc::clone(&layer.events);
+    let subscriber = Registry::default().with(layer);
+    let output = tracing::subscriber::with_default(subscriber, f);
+    let events = events.lock().unwrap().clone();
+    (output, events)
+}
+
+/// Drives `future` to completion on a current-thread runtime, so every task
+/// it spawns runs on this thread and its events are captured.
+pub fn run_captured<F: Future>(future: F) -> (F::Output, Vec<CapturedEvent>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    capture(|| runtime.block_on(future))
+}
+
+/// Only the events of this crate.
+pub fn ours(events: &[CapturedEvent]) -> Vec<&CapturedEvent> {
+    events
+        .iter()
+        .filter(|event| event.target == invalid_scope_observer::TARGET)
+        .collect()
+}
+
+/// The fields of the one rejection event among `events`, without the message.
+pub fn rejection_fields(events: &[CapturedEvent]) -> BTreeMap<String, String> {
+    let ours = ours(events);
+    assert_eq!(ours.len(), 1, "expected exactly one event, got {ours:?}");
+    let event = ours[0];
+    assert_eq!(event.level, Level::WARN);
+    assert_eq!(event.message(), "oauth.authorize.invalid_scope");
+    let mut fields = event.fields.clone();
+    fields.remove("message");
+    fields
+}
+
+/// A field map from pairs, for exact comparisons.
+pub fn fields<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+/// A minimal HTTP/1.1 client over a fresh connection: sends one GET with a
+/// `User-Agent` and returns the response with its body collected.
+pub async fn http_get(
+    address: std::net::SocketAddr,
+    path_and_query: &str,
+    user_agent: &str,
+) -> http::Response<bytes::Bytes> {
+    use http_body_util::{BodyExt, Empty};
+
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get(path_and_query)
+        .header(http::header::HOST, address.to_string())
+        .header(http::header::USER_AGENT, user_agent)
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    drop(sender);
+    connection.await.unwrap().unwrap();
+    http::Response::from_parts(parts, body)
+}
