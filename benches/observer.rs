@@ -1,1 +1,237 @@
-fn main() {}
+//! What the layer costs per request, beside the bare service and tower-http's
+//! own layers, in one run: the figures that matter are the differences.
+//!
+//! Every iteration builds its request and drives `poll_ready` + `call` to
+//! completion (the inner service answers at once). "hyper-built" requests
+//! have their `Uri` and `User-Agent` over shared bytes, as hyper's parser
+//! makes them; "from_str" requests parse their `Uri` from a `&str`.
+//!
+//! Run: `cargo bench --bench observer`; see BENCHMARKS.md.
+
+// Built with the development toolchain only, never at the MSRV.
+#![allow(clippy::incompatible_msrv)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use http::header::{AUTHORIZATION, LOCATION, USER_AGENT};
+use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::Empty;
+use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+use tower::{service_fn, Layer, Service};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+/// An empty body that `TraceLayer` accepts; the same for every peer.
+type Body = Empty<Bytes>;
+
+const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wizard\
+    &redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
+    &scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b&state=af0ifjsldkj";
+const CODE_REDIRECT: &str =
+    "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj";
+const REJECTION: &str = "https://client.example/cb?error=invalid_scope&state=af0ifjsldkj";
+
+/// Drives a future that is ready at once.
+fn now<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("every service here answers at once"),
+    }
+}
+
+fn shared(text: &str) -> Bytes {
+    let bytes = BytesMut::from(text.as_bytes()).freeze();
+    let _promote_to_shared = bytes.clone();
+    bytes
+}
+
+/// Builds requests the way hyper does: over shared bytes.
+#[derive(Clone)]
+struct HyperBuilt {
+    uri: Bytes,
+    user_agent: Bytes,
+}
+
+impl HyperBuilt {
+    fn new(uri: &str) -> Self {
+        Self {
+            uri: shared(uri),
+            user_agent: shared(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+            ),
+        }
+    }
+
+    fn request(&self) -> Request<Body> {
+        let mut request = Request::new(Body::new());
+        *request.uri_mut() = Uri::from_maybe_shared(self.uri.clone()).unwrap();
+        request.headers_mut().insert(
+            USER_AGENT,
+            HeaderValue::from_maybe_shared(self.user_agent.clone()).unwrap(),
+        );
+        request
+    }
+}
+
+fn from_str_request(uri: &str) -> Request<Body> {
+    Request::builder()
+        .uri(uri)
+        .header(
+            USER_AGENT,
+            "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+        )
+        .body(Body::new())
+        .unwrap()
+}
+
+/// An inner service that answers every request with `status` and `location`.
+fn answering(
+    status: StatusCode,
+    location: &'static str,
+) -> impl Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = std::future::Ready<Result<Response<Body>, Infallible>>,
+> + Clone {
+    service_fn(move |_request: Request<Body>| {
+        let mut response = Response::new(Body::new());
+        *response.status_mut() = status;
+        if !location.is_empty() {
+            response
+                .headers_mut()
+                .insert(LOCATION, HeaderValue::from_static(location));
+        }
+        std::future::ready(Ok(response))
+    })
+}
+
+fn one_request<S>(service: &mut S, request: Request<Body>) -> S::Response
+where
+    S: Service<Request<Body>, Error = Infallible>,
+{
+    now(std::future::poll_fn(|cx| service.poll_ready(cx))).unwrap();
+    now(service.call(request)).unwrap()
+}
+
+fn twenty_grantable() -> ScopeSet {
+    (0..18)
+        .map(|n| format!("s{n}"))
+        .chain(["openid".into(), "email".into()])
+        .collect()
+}
+
+/// bare, observed and tower-http's layers side by side for one response kind.
+fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'static str) {
+    let mut group = c.benchmark_group(group_name);
+    let hyper_built = HyperBuilt::new(AUTHORIZE);
+    let inner = answering(status, location);
+    let observed_layer = InvalidScopeObserverLayer::new(twenty_grantable());
+
+    let mut bare = inner.clone();
+    group.bench_function("bare", |b| {
+        b.iter(|| one_request(&mut bare, black_box(hyper_built.request())))
+    });
+    let mut observed = observed_layer.layer(inner.clone());
+    group.bench_function("observed", |b| {
+        b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+    });
+    let mut sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]).layer(inner.clone());
+    group.bench_function("tower_http_sensitive_headers", |b| {
+        b.iter(|| one_request(&mut sensitive, black_box(hyper_built.request())))
+    });
+    let mut trace = TraceLayer::new_for_http().layer(inner.clone());
+    group.bench_function("tower_http_trace", |b| {
+        b.iter(|| one_request(&mut trace, black_box(hyper_built.request())))
+    });
+
+    let mut bare = inner.clone();
+    group.bench_function("bare_from_str", |b| {
+        b.iter(|| one_request(&mut bare, black_box(from_str_request(AUTHORIZE))))
+    });
+    let mut observed = observed_layer.layer(inner);
+    group.bench_function("observed_from_str", |b| {
+        b.iter(|| one_request(&mut observed, black_box(from_str_request(AUTHORIZE))))
+    });
+    group.finish();
+}
+
+fn pass_through(c: &mut Criterion) {
+    peers(c, "pass_through_200", StatusCode::OK, "");
+    peers(
+        c,
+        "pass_through_code_redirect",
+        StatusCode::FOUND,
+        CODE_REDIRECT,
+    );
+    peers(c, "rejection", StatusCode::FOUND, REJECTION);
+}
+
+/// The rejection path with a real formatter: JSON lines into `io::sink()`.
+fn rejection_with_json_subscriber(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rejection_json_sink");
+    let hyper_built = HyperBuilt::new(AUTHORIZE);
+    let inner = answering(StatusCode::FOUND, REJECTION);
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::sink)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let mut bare = inner.clone();
+        group.bench_function("bare", |b| {
+            b.iter(|| one_request(&mut bare, black_box(hyper_built.request())))
+        });
+        let mut observed = InvalidScopeObserverLayer::new(twenty_grantable()).layer(inner.clone());
+        group.bench_function("observed", |b| {
+            b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+        });
+    });
+    group.finish();
+}
+
+/// Rejection cost against the number of requested scopes (half of them
+/// grantable) and against the length of the query string.
+fn growth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("growth_requested_scopes");
+    for count in [1usize, 10, 100, 1_000, 10_000] {
+        let scope: Vec<String> = (0..count).map(|n| format!("scope:{n}")).collect();
+        let grantable: ScopeSet = scope.iter().step_by(2).collect();
+        let uri = format!("/authorize?client_id=c&scope={}", scope.join("+"));
+        let hyper_built = HyperBuilt::new(&uri);
+        let mut observed = InvalidScopeObserverLayer::new(grantable)
+            .layer(answering(StatusCode::FOUND, REJECTION));
+        group.throughput(Throughput::Elements(count as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(count), &count, |b, _| {
+            b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("growth_query_bytes");
+    for bytes in [1_024usize, 4_096, 16_384, 65_000] {
+        let head = "/authorize?client_id=c&scope=openid+email&state=";
+        let uri = format!("{head}{}", "x".repeat(bytes - head.len()));
+        let hyper_built = HyperBuilt::new(&uri);
+        let mut observed = InvalidScopeObserverLayer::new(twenty_grantable())
+            .layer(answering(StatusCode::FOUND, REJECTION));
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(bytes), &bytes, |b, _| {
+            b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    pass_through,
+    rejection_with_json_subscriber,
+    growth
+);
+criterion_main!(benches);

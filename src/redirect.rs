@@ -23,7 +23,7 @@ pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
     [query, fragment]
         .into_iter()
         .flatten()
-        .any(|parameters| has_invalid_scope_error(parameters))
+        .any(has_invalid_scope_error)
 }
 
 /// The query and the fragment of a URI reference, split as RFC 3986 §3 (and

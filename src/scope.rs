@@ -98,8 +98,8 @@ impl ScopeSet {
     /// ```
     /// use invalid_scope_observer::ScopeSet;
     ///
-    /// let scopes: Vec<&str> = ScopeSet::parse("b a").iter().collect();
-    /// assert_eq!(scopes, ["b", "a"]);
+    /// let scopes = ScopeSet::parse("b a");
+    /// assert_eq!(scopes.iter().collect::<Vec<_>>(), ["b", "a"]);
     /// ```
     pub fn iter(&self) -> Iter<'_> {
         Iter {
@@ -408,7 +408,7 @@ mod tests {
         let set: ScopeSet = many.iter().collect();
         assert_eq!(set.len(), 700);
         assert_eq!(set.iter().next(), Some("s0"));
-        assert_eq!(set.iter().last(), Some("s699"));
+        assert_eq!(set.iter().next_back(), Some("s699"));
 
         let evens: ScopeSet = (0..700).step_by(2).map(|n| format!("s{n}")).collect();
         let odds = set.difference(&evens);
