@@ -8,6 +8,7 @@ mod event;
 mod future;
 mod grantable;
 mod layer;
+mod missing_scopes;
 mod observe;
 mod on_rejection;
 mod redirect;
@@ -16,15 +17,18 @@ mod rejection;
 mod scope;
 mod scope_decision;
 mod service;
+mod surfaces;
 
 pub use crate::future::ResponseFuture;
 pub use crate::grantable::GrantableScopes;
 pub use crate::layer::InvalidScopeObserverLayer;
+pub use crate::missing_scopes::{scopes_within, MissingScopes, Relation};
 pub use crate::on_rejection::OnRejection;
 pub use crate::rejection::InvalidScopeRejection;
 pub use crate::scope::{Iter, ScopeSet};
 pub use crate::scope_decision::ScopeDecision;
 pub use crate::service::InvalidScopeObserver;
+pub use crate::surfaces::{DriftViolation, ScopeDrift, ScopeSurfaces};
 
 /// The `tracing` target of every event this crate emits, for filters such as
 /// `RUST_LOG=invalid_scope_observer=warn`.

@@ -1,6 +1,6 @@
 //! [`ScopeSet`]: an ordered set of OAuth scope tokens (RFC 6749 §3.3).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
@@ -61,7 +61,7 @@ impl ScopeSet {
     /// assert_eq!(scopes.to_string(), "openid profile");
     /// ```
     pub fn parse(scope: &str) -> Self {
-        Self::from_pieces([scope])
+        Self::from_iter([scope])
     }
 
     /// Whether `scope` is in the set.
@@ -148,16 +148,6 @@ impl ScopeSet {
         }
         let index = Index::of(other);
         self.scopes.iter().all(|scope| index.contains(scope))
-    }
-
-    /// Builds a set from pieces, each of which may hold several
-    /// space-separated scopes.
-    fn from_pieces<'a>(pieces: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut collector = Collector::default();
-        for piece in pieces {
-            collector.push(piece);
-        }
-        collector.finish()
     }
 
     /// The scopes of `self` whose membership in `other` is `in_other`, in
@@ -283,15 +273,65 @@ impl<S: AsRef<str>> FromIterator<S> for ScopeSet {
     }
 }
 
-impl<const N: usize> From<[&str; N]> for ScopeSet {
-    fn from(scopes: [&str; N]) -> Self {
-        Self::from_pieces(scopes)
+impl<S: AsRef<str>, const N: usize> From<[S; N]> for ScopeSet {
+    fn from(scopes: [S; N]) -> Self {
+        scopes.into_iter().collect()
     }
 }
 
-impl From<&[&str]> for ScopeSet {
-    fn from(scopes: &[&str]) -> Self {
-        Self::from_pieces(scopes.iter().copied())
+impl<S: AsRef<str>, const N: usize> From<&[S; N]> for ScopeSet {
+    fn from(scopes: &[S; N]) -> Self {
+        scopes.iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> From<&[S]> for ScopeSet {
+    fn from(scopes: &[S]) -> Self {
+        scopes.iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> From<Vec<S>> for ScopeSet {
+    fn from(scopes: Vec<S>) -> Self {
+        scopes.into_iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> From<&Vec<S>> for ScopeSet {
+    fn from(scopes: &Vec<S>) -> Self {
+        scopes.iter().collect()
+    }
+}
+
+/// A hash set has no order: the `ScopeSet` takes the set's iteration order.
+impl<S: AsRef<str>, H> From<HashSet<S, H>> for ScopeSet {
+    fn from(scopes: HashSet<S, H>) -> Self {
+        scopes.into_iter().collect()
+    }
+}
+
+/// A hash set has no order: the `ScopeSet` takes the set's iteration order.
+impl<S: AsRef<str>, H> From<&HashSet<S, H>> for ScopeSet {
+    fn from(scopes: &HashSet<S, H>) -> Self {
+        scopes.iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> From<BTreeSet<S>> for ScopeSet {
+    fn from(scopes: BTreeSet<S>) -> Self {
+        scopes.into_iter().collect()
+    }
+}
+
+impl<S: AsRef<str>> From<&BTreeSet<S>> for ScopeSet {
+    fn from(scopes: &BTreeSet<S>) -> Self {
+        scopes.iter().collect()
+    }
+}
+
+impl From<&ScopeSet> for ScopeSet {
+    fn from(scopes: &ScopeSet) -> Self {
+        scopes.clone()
     }
 }
 
