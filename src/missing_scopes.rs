@@ -261,7 +261,7 @@ mod tests {
         assert!(scopes_within("x", btree, "r", REGISTRY).is_ok());
         assert!(scopes_within("x", &hash, "r", REGISTRY).is_ok());
         let array: [&str; 1] = ["user:read"];
-        assert!(scopes_within("x", hash, "r", &array).is_ok());
+        assert!(scopes_within("x", hash, "r", ScopeSet::from(&array)).is_ok());
     }
 
     #[test]
