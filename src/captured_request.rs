@@ -4,6 +4,7 @@ use http::header::USER_AGENT;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request};
 
+use crate::log_safe::cut_to_chars;
 use crate::ScopeSet;
 
 /// The parts of a request the rejection path may need, taken cheaply: the
@@ -32,19 +33,18 @@ impl CapturedRequest {
     }
 
     /// The `User-Agent` as lossy UTF-8, cut to at most `limit` characters on
-    /// a character boundary; `""` when there is none.
-    pub(crate) fn user_agent(&self, limit: usize) -> String {
+    /// a character boundary, and whether it was cut; `""` when there is none.
+    pub(crate) fn user_agent(&self, limit: usize) -> (String, bool) {
         let Some(user_agent) = &self.user_agent else {
-            return String::new();
+            return (String::new(), false);
         };
         // A character takes at most four bytes, so the first `limit`
         // characters lie within the first `4 * limit` bytes: decode no more.
         let bytes = user_agent.as_bytes();
         let prefix = &bytes[..bytes.len().min(limit.saturating_mul(4))];
-        String::from_utf8_lossy(prefix)
-            .chars()
-            .take(limit)
-            .collect()
+        let decoded = String::from_utf8_lossy(prefix);
+        let (kept, cut) = cut_to_chars(&decoded, limit);
+        (kept.to_string(), cut || prefix.len() < bytes.len())
     }
 }
 
@@ -142,9 +142,10 @@ mod tests {
             .body(())
             .unwrap();
         let captured = CapturedRequest::capture(&request);
-        assert_eq!(captured.user_agent(200), "é".repeat(200));
-        assert_eq!(captured.user_agent(0), "");
-        assert_eq!(captured.user_agent(usize::MAX), agent);
+        assert_eq!(captured.user_agent(200), ("é".repeat(200), true));
+        assert_eq!(captured.user_agent(0), (String::new(), true));
+        assert_eq!(captured.user_agent(300), (agent.clone(), false));
+        assert_eq!(captured.user_agent(usize::MAX), (agent, false));
     }
 
     #[test]
@@ -154,7 +155,7 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(
-            CapturedRequest::capture(&request).user_agent(200),
+            CapturedRequest::capture(&request).user_agent(200).0,
             "bot\u{fffd}/1"
         );
     }
@@ -164,7 +165,7 @@ mod tests {
         let request = Request::builder().uri("/authorize").body(()).unwrap();
         let captured = CapturedRequest::capture(&request);
         assert!(captured.path_and_query.is_none());
-        assert_eq!(captured.user_agent(200), "");
+        assert_eq!(captured.user_agent(200), (String::new(), false));
         assert_eq!(
             captured.authorize_parameters(),
             AuthorizeParameters::default()

@@ -7,8 +7,9 @@ use http::StatusCode;
 use tower_layer::Layer;
 
 use crate::observe::{Observer, Settings};
+use crate::rate_limit::{EventBudget, RateLimit};
 use crate::redirect_statuses::RedirectStatuses;
-use crate::InvalidScopeObserver;
+use crate::{InvalidScopeObserver, ScopeSet};
 
 /// Wraps a service so that every `error=invalid_scope` redirect it answers is
 /// reported as one `tracing` WARN event (and passed to a hook), while the
@@ -38,13 +39,18 @@ use crate::InvalidScopeObserver;
 pub struct InvalidScopeObserverLayer<G, H = ()> {
     grantable: G,
     on_rejection: H,
+    known_scopes: Option<ScopeSet>,
+    /// Shared by every service this layer builds, so the rate limit holds
+    /// for the layer as a whole (all routes of a router together).
+    budget: Arc<EventBudget>,
     settings: Settings,
 }
 
 impl<G> InvalidScopeObserverLayer<G> {
     /// A layer that asks `grantable` which scopes a client may have, reports
-    /// rejections from any 3xx response, cuts user agents to 200 characters
-    /// and calls no hook.
+    /// rejections from any 3xx response at up to 100 events per second, and
+    /// calls no hook. Events list at most 64 scopes per field, 128 characters
+    /// per scope and per `client_id`, and 200 per `user_agent`.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -63,6 +69,8 @@ impl<G> InvalidScopeObserverLayer<G> {
         Self {
             grantable,
             on_rejection: (),
+            known_scopes: None,
+            budget: Arc::new(EventBudget::new(RateLimit::default())),
             settings: Settings::default(),
         }
     }
@@ -85,8 +93,101 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
         InvalidScopeObserverLayer {
             grantable: self.grantable,
             on_rejection: hook,
+            known_scopes: self.known_scopes,
+            budget: self.budget,
             settings: self.settings,
         }
+    }
+
+    /// Tells the layer every scope the server knows, so each event also says
+    /// which requested scopes are unknown (`unknown_scopes`: a client bug, a
+    /// typo or a probe) and which missing ones are known scopes this client
+    /// may not have (`ungranted_known_scopes`: drift or a misconfigured
+    /// client). Feed it the same registry your drift tests check.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// const SCOPE_REGISTRY: &[&str] = &["user:read", "project:read", "insight:write"];
+    ///
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+    ///     .known_scopes(SCOPE_REGISTRY);
+    /// # drop(layer);
+    /// ```
+    pub fn known_scopes(mut self, registry: impl Into<ScopeSet>) -> Self {
+        self.known_scopes = Some(registry.into());
+        self
+    }
+
+    /// Limits how many events per second the layer emits (100 per second
+    /// with a burst of 100 by default). Rejections over the limit are
+    /// counted into the next event's `suppressed` field, and do not reach the
+    /// hook unless [`call_hook_for_every_rejection`] is set.
+    ///
+    /// [`call_hook_for_every_rejection`]: InvalidScopeObserverLayer::call_hook_for_every_rejection
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+    ///     .rate_limit(RateLimit::per_second(10).burst(100));
+    /// # drop(layer);
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.budget = Arc::new(EventBudget::new(limit));
+        self
+    }
+
+    /// Calls the hook for every rejection, also those the rate limit keeps
+    /// out of the log (for a metrics counter that must count them all).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+    ///     .on_rejection(|_: &InvalidScopeRejection| { /* count it */ })
+    ///     .call_hook_for_every_rejection();
+    /// # drop(layer);
+    /// ```
+    pub fn call_hook_for_every_rejection(mut self) -> Self {
+        self.settings.hook_sees_every_rejection = true;
+        self
+    }
+
+    /// Cuts the reported `client_id` to at most `characters` characters
+    /// (128 by default).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).client_id_limit(64);
+    /// # drop(layer);
+    /// ```
+    pub fn client_id_limit(mut self, characters: usize) -> Self {
+        self.settings.limits.client_id_chars = characters;
+        self
+    }
+
+    /// Lists at most `scopes` scopes in each scope field of an event (64 by
+    /// default); the `*_count` fields still give the full sizes.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).scopes_per_field_limit(16);
+    /// # drop(layer);
+    /// ```
+    pub fn scopes_per_field_limit(mut self, scopes: usize) -> Self {
+        self.settings.limits.scopes_per_field = scopes;
+        self
+    }
+
+    /// Cuts each scope in an event to at most `characters` characters (128
+    /// by default).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).scope_length_limit(64);
+    /// # drop(layer);
+    /// ```
+    pub fn scope_length_limit(mut self, characters: usize) -> Self {
+        self.settings.limits.scope_chars = characters;
+        self
     }
 
     /// Cuts the reported `User-Agent` to at most `characters` characters
@@ -98,7 +199,7 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     /// # drop(layer);
     /// ```
     pub fn user_agent_limit(mut self, characters: usize) -> Self {
-        self.settings.user_agent_limit = characters;
+        self.settings.limits.user_agent_chars = characters;
         self
     }
 
@@ -132,6 +233,8 @@ impl<S, G: Clone, H: Clone> Layer<S> for InvalidScopeObserverLayer<G, H> {
             Arc::new(Observer {
                 grantable: self.grantable.clone(),
                 on_rejection: self.on_rejection.clone(),
+                known_scopes: self.known_scopes.clone(),
+                budget: Arc::clone(&self.budget),
                 settings: self.settings,
             }),
         )
@@ -143,6 +246,8 @@ impl<G, H> fmt::Debug for InvalidScopeObserverLayer<G, H> {
         f.debug_struct("InvalidScopeObserverLayer")
             .field("grantable", &std::any::type_name::<G>())
             .field("on_rejection", &std::any::type_name::<H>())
+            .field("known_scopes", &self.known_scopes)
+            .field("budget", &self.budget)
             .field("settings", &self.settings)
             .finish()
     }

@@ -3,14 +3,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod captured_request;
-mod escape;
 mod event;
 mod future;
 mod grantable;
 mod layer;
+mod log_safe;
 mod missing_scopes;
 mod observe;
 mod on_rejection;
+mod rate_limit;
 mod redirect;
 mod redirect_statuses;
 mod rejection;
@@ -24,6 +25,7 @@ pub use crate::grantable::GrantableScopes;
 pub use crate::layer::InvalidScopeObserverLayer;
 pub use crate::missing_scopes::{scopes_within, MissingScopes, Relation};
 pub use crate::on_rejection::OnRejection;
+pub use crate::rate_limit::RateLimit;
 pub use crate::rejection::InvalidScopeRejection;
 pub use crate::scope::{Iter, ScopeSet};
 pub use crate::scope_decision::ScopeDecision;

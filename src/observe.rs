@@ -3,35 +3,60 @@
 use std::any::type_name;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use http::header::LOCATION;
 use http::Response;
 
 use crate::captured_request::CapturedRequest;
+use crate::log_safe::cut_to_chars;
+use crate::rate_limit::{Admission, EventBudget};
 use crate::redirect::carries_invalid_scope;
 use crate::redirect_statuses::RedirectStatuses;
-use crate::{event, GrantableScopes, InvalidScopeRejection, OnRejection, ScopeDecision, TARGET};
+use crate::{
+    event, GrantableScopes, InvalidScopeRejection, OnRejection, ScopeDecision, ScopeSet, TARGET,
+};
 
-/// What every service of one layer shares: the grantable source, the hook
-/// and the settings. Each request holds it through one `Arc`.
+/// What every service of one layer shares: the grantable source, the hook,
+/// the known scopes, the event budget and the settings. Each request holds it
+/// through one `Arc`.
 #[derive(Debug)]
 pub(crate) struct Observer<G, H> {
     pub(crate) grantable: G,
     pub(crate) on_rejection: H,
+    pub(crate) known_scopes: Option<ScopeSet>,
+    pub(crate) budget: Arc<EventBudget>,
     pub(crate) settings: Settings,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Settings {
     pub(crate) redirect_statuses: RedirectStatuses,
-    pub(crate) user_agent_limit: usize,
+    pub(crate) limits: EventLimits,
+    /// Whether the hook sees rejections the rate limit kept from the log.
+    pub(crate) hook_sees_every_rejection: bool,
+}
+
+/// How much of a peer's values one event carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventLimits {
+    pub(crate) scopes_per_field: usize,
+    pub(crate) scope_chars: usize,
+    pub(crate) client_id_chars: usize,
+    pub(crate) user_agent_chars: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             redirect_statuses: RedirectStatuses::ANY,
-            user_agent_limit: 200,
+            limits: EventLimits {
+                scopes_per_field: 64,
+                scope_chars: 128,
+                client_id_chars: 128,
+                user_agent_chars: 200,
+            },
+            hook_sees_every_rejection: false,
         }
     }
 }
@@ -49,16 +74,26 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if !carries_invalid_scope(location.as_bytes()) {
             return;
         }
-        let rejection = self.rejection(&request, response);
-        event::emit(&rejection);
-        self.call_hook(&rejection);
+        match self.budget.admit() {
+            Admission::Admitted { suppressed_before } => {
+                let rejection = self.rejection(&request, response, suppressed_before);
+                event::emit(&rejection, &self.settings.limits);
+                self.call_hook(&rejection);
+            }
+            Admission::Suppressed if self.settings.hook_sees_every_rejection => {
+                self.call_hook(&self.rejection(&request, response, 0));
+            }
+            Admission::Suppressed => {}
+        }
     }
 
     fn rejection<B>(
         &self,
         request: &CapturedRequest,
         response: &Response<B>,
+        suppressed_before: u64,
     ) -> InvalidScopeRejection {
+        let limits = &self.settings.limits;
         let decision = response.extensions().get::<ScopeDecision>();
         let parameters = request.authorize_parameters();
         let requested_scopes = decision
@@ -68,13 +103,28 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             Some(grantable) => grantable,
             None => self.grantable.grantable_scopes(&parameters.client_id),
         };
+        let missing_scopes = requested_scopes.difference(&grantable_scopes);
+        let (unknown_scopes, ungranted_known_scopes) = match &self.known_scopes {
+            Some(known) => (
+                Some(requested_scopes.difference(known)),
+                Some(missing_scopes.intersection(known)),
+            ),
+            None => (None, None),
+        };
+        let (client_id, client_id_cut) =
+            cut_to_chars(&parameters.client_id, limits.client_id_chars);
+        let (user_agent, user_agent_cut) = request.user_agent(limits.user_agent_chars);
         InvalidScopeRejection {
-            missing_scopes: requested_scopes.difference(&grantable_scopes),
             requested_scopes,
             grantable_scopes,
-            client_id: parameters.client_id,
-            user_agent: request.user_agent(self.settings.user_agent_limit),
+            missing_scopes,
+            unknown_scopes,
+            ungranted_known_scopes,
+            client_id: client_id.to_string(),
+            user_agent,
             status: response.status(),
+            suppressed_before,
+            text_cut: client_id_cut || user_agent_cut,
         }
     }
 

@@ -13,8 +13,9 @@ use crate::ScopeSet;
 /// tracker; its text is always `OAuth invalid_scope rejection`, so trackers
 /// group every rejection into one issue, with the details in the accessors.
 ///
-/// Values are as the peer sent them (bounded, not escaped): escape them
-/// yourself before writing them anywhere a newline matters.
+/// Scope sets are as the peer sent them; `client_id` and `user_agent` are cut
+/// to the layer's limits. None of it is escaped: escape values yourself
+/// before writing them anywhere a newline matters.
 ///
 /// # Example
 ///
@@ -36,9 +37,14 @@ pub struct InvalidScopeRejection {
     pub(crate) requested_scopes: ScopeSet,
     pub(crate) grantable_scopes: ScopeSet,
     pub(crate) missing_scopes: ScopeSet,
+    pub(crate) unknown_scopes: Option<ScopeSet>,
+    pub(crate) ungranted_known_scopes: Option<ScopeSet>,
     pub(crate) client_id: String,
     pub(crate) user_agent: String,
     pub(crate) status: StatusCode,
+    pub(crate) suppressed_before: u64,
+    /// Whether `client_id` or `user_agent` were cut to their limits.
+    pub(crate) text_cut: bool,
 }
 
 impl InvalidScopeRejection {
@@ -57,7 +63,30 @@ impl InvalidScopeRejection {
         &self.missing_scopes
     }
 
-    /// The request's decoded `client_id`, `""` when it had none.
+    /// Requested scopes the server does not know at all (a client bug, a
+    /// typo, or a probe); `None` unless the layer was given
+    /// [`known_scopes`](crate::InvalidScopeObserverLayer::known_scopes).
+    pub fn unknown_scopes(&self) -> Option<&ScopeSet> {
+        self.unknown_scopes.as_ref()
+    }
+
+    /// Missing scopes the server does know: this client may just not have
+    /// them (drift between scope lists, or a misconfigured client); `None`
+    /// unless the layer was given
+    /// [`known_scopes`](crate::InvalidScopeObserverLayer::known_scopes).
+    pub fn ungranted_known_scopes(&self) -> Option<&ScopeSet> {
+        self.ungranted_known_scopes.as_ref()
+    }
+
+    /// How many rejections the rate limit kept from the event stream (and,
+    /// unless the hook sees every rejection, from the hook) since the last
+    /// one reported; 0 for rejections that were themselves suppressed.
+    pub fn suppressed_before(&self) -> u64 {
+        self.suppressed_before
+    }
+
+    /// The request's decoded `client_id` (cut to the layer's limit, 128
+    /// characters by default), `""` when it had none.
     pub fn client_id(&self) -> &str {
         &self.client_id
     }

@@ -86,6 +86,11 @@ fn wizard_fields(status: &str) -> std::collections::BTreeMap<String, String> {
         ("client_id", "wizard"),
         ("user_agent", "wizard/1.0"),
         ("status", status),
+        ("requested_count", "3"),
+        ("grantable_count", "3"),
+        ("missing_count", "1"),
+        ("truncated", "false"),
+        ("suppressed", "0"),
     ])
 }
 
@@ -183,6 +188,11 @@ fn no_scope_parameter_is_still_reported_with_empty_sets() {
             ("client_id", "wizard"),
             ("user_agent", "wizard/1.0"),
             ("status", "302"),
+            ("requested_count", "0"),
+            ("grantable_count", "3"),
+            ("missing_count", "0"),
+            ("truncated", "false"),
+            ("suppressed", "0"),
         ])
     );
 }

@@ -74,6 +74,11 @@ fn axum_router_layer() {
             ("client_id", "wizard"),
             ("user_agent", "it/1"),
             ("status", "303"),
+            ("requested_count", "2"),
+            ("grantable_count", "2"),
+            ("missing_count", "1"),
+            ("truncated", "false"),
+            ("suppressed", "0"),
         ])
     );
 }

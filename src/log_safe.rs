@@ -1,10 +1,11 @@
-//! Log-safe `Display` wrappers for values a peer chose.
+//! Log-safe values: peer-chosen text cut to size and escaped.
 //!
 //! Whatever formatter a user installs (plain text, JSON, logfmt), a value
 //! written through these wrappers holds no control character, no newline, no
 //! ANSI escape and no Unicode bidirectional or line-separator character: each
 //! such character is written as `\u{hex}`, and so is `\` itself, so that an
-//! escaped value can never be mistaken for a plain one.
+//! escaped value can never be mistaken for a plain one. Lengths are bounded
+//! before escaping, by characters, on character boundaries.
 
 use std::fmt::{self, Write};
 
@@ -19,19 +20,56 @@ impl fmt::Display for EscapedText<'_> {
     }
 }
 
-/// A scope list, space-joined, each token escaped outside the RFC 6749 §3.3
-/// scope-token set (`%x21 / %x23-5B / %x5D-7E`).
-pub(crate) struct EscapedScopes<'a>(pub(crate) &'a ScopeSet);
+/// A scope list, space-joined, showing at most `max_scopes` scopes of at
+/// most `max_chars` characters each, every token escaped outside the RFC 6749
+/// §3.3 scope-token set (`%x21 / %x23-5B / %x5D-7E`).
+pub(crate) struct BoundedScopes<'a> {
+    scopes: &'a ScopeSet,
+    max_scopes: usize,
+    max_chars: usize,
+}
 
-impl fmt::Display for EscapedScopes<'_> {
+impl<'a> BoundedScopes<'a> {
+    pub(crate) fn new(scopes: &'a ScopeSet, max_scopes: usize, max_chars: usize) -> Self {
+        Self {
+            scopes,
+            max_scopes,
+            max_chars,
+        }
+    }
+
+    /// Whether the display leaves out scopes or cuts one short.
+    pub(crate) fn is_cut(&self) -> bool {
+        self.scopes.len() > self.max_scopes
+            || self
+                .scopes
+                .iter()
+                .take(self.max_scopes)
+                .any(|scope| cut_to_chars(scope, self.max_chars).1)
+    }
+}
+
+impl fmt::Display for BoundedScopes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (position, scope) in self.0.iter().enumerate() {
+        for (position, scope) in self.scopes.iter().take(self.max_scopes).enumerate() {
             if position > 0 {
                 f.write_char(' ')?;
             }
-            write_escaped(f, scope, is_scope_token_char)?;
+            write_escaped(
+                f,
+                cut_to_chars(scope, self.max_chars).0,
+                is_scope_token_char,
+            )?;
         }
         Ok(())
+    }
+}
+
+/// The first `max_chars` characters of `text`, and whether any were cut.
+pub(crate) fn cut_to_chars(text: &str, max_chars: usize) -> (&str, bool) {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => (&text[..end], true),
+        None => (text, false),
     }
 }
 
@@ -90,11 +128,15 @@ mod tests {
         );
     }
 
+    fn unbounded(scopes: &ScopeSet) -> String {
+        BoundedScopes::new(scopes, usize::MAX, usize::MAX).to_string()
+    }
+
     #[test]
     fn scopes_outside_the_token_set_are_escaped() {
         let scopes = ScopeSet::from(["user:read", "a\"b", "c\\d", "é", "x\ny", "\u{1b}[0m"]);
         assert_eq!(
-            EscapedScopes(&scopes).to_string(),
+            unbounded(&scopes),
             "user:read a\\u{22}b c\\u{5c}d \\u{e9} x\\u{a}y \\u{1b}[0m"
         );
     }
@@ -105,6 +147,31 @@ mod tests {
             .filter(|c| *c != '"' && *c != '\\')
             .collect();
         let scopes = ScopeSet::parse(&all);
-        assert_eq!(EscapedScopes(&scopes).to_string(), all);
+        assert_eq!(unbounded(&scopes), all);
+    }
+
+    #[test]
+    fn scope_lists_are_bounded_in_count_and_length() {
+        let scopes = ScopeSet::parse("aaaa bb cccccc d");
+        let bounded = BoundedScopes::new(&scopes, 3, 4);
+        assert_eq!(bounded.to_string(), "aaaa bb cccc");
+        assert!(bounded.is_cut());
+        assert!(BoundedScopes::new(&scopes, 4, 5).is_cut(), "cccccc is cut");
+        assert!(!BoundedScopes::new(&scopes, 4, 6).is_cut());
+        assert!(BoundedScopes::new(&scopes, 3, 6).is_cut(), "d is left out");
+        assert_eq!(BoundedScopes::new(&scopes, 0, 6).to_string(), "");
+    }
+
+    #[test]
+    fn length_is_bounded_before_escaping_on_char_boundaries() {
+        let scopes = ScopeSet::parse("ééééé");
+        assert_eq!(
+            BoundedScopes::new(&scopes, 1, 2).to_string(),
+            "\\u{e9}\\u{e9}"
+        );
+        assert_eq!(cut_to_chars("日本語", 2), ("日本", true));
+        assert_eq!(cut_to_chars("日本語", 3), ("日本語", false));
+        assert_eq!(cut_to_chars("", 0), ("", false));
+        assert_eq!(cut_to_chars("a", 0), ("", true));
     }
 }

@@ -1,0 +1,227 @@
+//! [`RateLimit`]: how many rejection events per second the layer emits, and
+//! the lock-free budget that enforces it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// How many rejection events the layer may emit per second, so that a
+/// scanner hammering the authorization endpoint cannot flood the logs.
+///
+/// Rejections over the limit are counted, not lost: the next event that is
+/// emitted carries the count in its `suppressed` field. The default is 100
+/// per second with a burst of 100.
+///
+/// ```
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+///
+/// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+///     .rate_limit(RateLimit::per_second(10).burst(50));
+/// let unlimited = InvalidScopeObserverLayer::new(ScopeSet::new())
+///     .rate_limit(RateLimit::unlimited());
+/// # drop((layer, unlimited));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// `None` for unlimited, else (events per second, burst).
+    events: Option<(u32, u32)>,
+}
+
+impl RateLimit {
+    /// At most `events` per second on average, with a burst of as many.
+    ///
+    /// # Panics
+    ///
+    /// When `events` is 0: use [`RateLimit::unlimited`] or drop the layer.
+    pub const fn per_second(events: u32) -> Self {
+        assert!(
+            events > 0,
+            "a rate limit needs at least one event per second"
+        );
+        Self {
+            events: Some((events, events)),
+        }
+    }
+
+    /// Lets up to `events` pass at once after a quiet spell.
+    ///
+    /// # Panics
+    ///
+    /// When `events` is 0.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::RateLimit;
+    /// let limit = RateLimit::per_second(5).burst(20);
+    /// # drop(limit);
+    /// ```
+    pub const fn burst(self, events: u32) -> Self {
+        assert!(events > 0, "a burst needs at least one event");
+        match self.events {
+            Some((per_second, _)) => Self {
+                events: Some((per_second, events)),
+            },
+            None => self,
+        }
+    }
+
+    /// No limit: every rejection is emitted.
+    pub const fn unlimited() -> Self {
+        Self { events: None }
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self::per_second(100).burst(100)
+    }
+}
+
+/// The shared state behind a [`RateLimit`]: the generic cell rate algorithm
+/// (a token bucket kept as one "theoretical arrival time"), in one atomic,
+/// plus the count of suppressed rejections. Constant memory at any rate, no
+/// lock.
+#[derive(Debug)]
+pub(crate) struct EventBudget {
+    /// `None` for unlimited, else (nanoseconds per event, burst tolerance).
+    spacing: Option<(u64, u64)>,
+    start: Instant,
+    /// Nanoseconds since `start` at which the bucket is full again.
+    theoretical_arrival: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+/// Whether one rejection may be reported, and how many were not since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Admitted { suppressed_before: u64 },
+    Suppressed,
+}
+
+impl EventBudget {
+    pub(crate) fn new(limit: RateLimit) -> Self {
+        let spacing = limit.events.map(|(per_second, burst)| {
+            let interval = 1_000_000_000 / u64::from(per_second);
+            (interval, interval * (u64::from(burst) - 1))
+        });
+        Self {
+            spacing,
+            start: Instant::now(),
+            theoretical_arrival: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn admit(&self) -> Admission {
+        let now = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.admit_at(now)
+    }
+
+    fn admit_at(&self, now: u64) -> Admission {
+        if let Some((interval, tolerance)) = self.spacing {
+            let mut arrival = self.theoretical_arrival.load(Ordering::Relaxed);
+            loop {
+                if now < arrival.saturating_sub(tolerance) {
+                    self.suppressed.fetch_add(1, Ordering::Relaxed);
+                    return Admission::Suppressed;
+                }
+                let next = arrival.max(now).saturating_add(interval);
+                match self.theoretical_arrival.compare_exchange_weak(
+                    arrival,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(current) => arrival = current,
+                }
+            }
+        }
+        Admission::Admitted {
+            suppressed_before: self.suppressed.swap(0, Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn admitted(budget: &EventBudget, now: u64) -> Option<u64> {
+        match budget.admit_at(now) {
+            Admission::Admitted { suppressed_before } => Some(suppressed_before),
+            Admission::Suppressed => None,
+        }
+    }
+
+    #[test]
+    fn a_burst_passes_then_the_rate_holds() {
+        let budget = EventBudget::new(RateLimit::per_second(10).burst(3));
+        assert_eq!(admitted(&budget, 0), Some(0));
+        assert_eq!(admitted(&budget, 0), Some(0));
+        assert_eq!(admitted(&budget, 0), Some(0));
+        assert_eq!(admitted(&budget, 0), None);
+        assert_eq!(admitted(&budget, SECOND / 20), None);
+        // One interval (100 ms) later one more may pass, carrying the count.
+        assert_eq!(admitted(&budget, SECOND / 10), Some(2));
+        assert_eq!(admitted(&budget, SECOND / 10), None);
+    }
+
+    #[test]
+    fn over_a_long_run_the_average_is_the_rate() {
+        let budget = EventBudget::new(RateLimit::per_second(100).burst(100));
+        let mut emitted = 0u64;
+        let mut suppressed = 0u64;
+        // 10 000 rejections per second for 10 seconds.
+        for tick in 0..100_000u64 {
+            match admitted(&budget, tick * SECOND / 10_000) {
+                Some(before) => {
+                    emitted += 1;
+                    suppressed += before;
+                }
+                None => {}
+            }
+        }
+        suppressed += budget.suppressed.load(Ordering::Relaxed);
+        assert_eq!(
+            emitted + suppressed,
+            100_000,
+            "every rejection is accounted for"
+        );
+        assert!(
+            (1_000..=1_100).contains(&emitted),
+            "{emitted} events in 10 s at 100/s + burst 100"
+        );
+    }
+
+    #[test]
+    fn unlimited_admits_everything() {
+        let budget = EventBudget::new(RateLimit::unlimited());
+        for now in 0..10_000 {
+            assert_eq!(admitted(&budget, now), Some(0));
+        }
+    }
+
+    #[test]
+    fn burst_of_one_is_strict_spacing() {
+        let budget = EventBudget::new(RateLimit::per_second(2).burst(1));
+        assert_eq!(admitted(&budget, 0), Some(0));
+        assert_eq!(admitted(&budget, SECOND / 2 - 1), None);
+        assert_eq!(admitted(&budget, SECOND / 2), Some(1));
+    }
+
+    #[test]
+    fn a_quiet_spell_refills_only_up_to_the_burst() {
+        let budget = EventBudget::new(RateLimit::per_second(1).burst(2));
+        let passed = (0..10)
+            .filter(|_| admitted(&budget, 3600 * SECOND).is_some())
+            .count();
+        assert_eq!(passed, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one event per second")]
+    fn zero_per_second_is_refused() {
+        let _ = RateLimit::per_second(0);
+    }
+}
