@@ -174,12 +174,9 @@ mod tests {
         let mut suppressed = 0u64;
         // 10 000 rejections per second for 10 seconds.
         for tick in 0..100_000u64 {
-            match admitted(&budget, tick * SECOND / 10_000) {
-                Some(before) => {
-                    emitted += 1;
-                    suppressed += before;
-                }
-                None => {}
+            if let Some(before) = admitted(&budget, tick * SECOND / 10_000) {
+                emitted += 1;
+                suppressed += before;
             }
         }
         suppressed += budget.suppressed.load(Ordering::Relaxed);
