@@ -8,9 +8,6 @@
 //!
 //! Run: `cargo bench --bench observer`; see BENCHMARKS.md.
 
-// Built with the development toolchain only, never at the MSRV.
-#![allow(clippy::incompatible_msrv)]
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;

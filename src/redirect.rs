@@ -1,5 +1,9 @@
 //! Pure: does a `Location` value carry `error=invalid_scope`?
 
+use std::sync::OnceLock;
+
+use url::Url;
+
 /// The OAuth error code this crate watches for (RFC 6749 §4.1.2.1).
 const INVALID_SCOPE: &str = "invalid_scope";
 
@@ -8,39 +12,45 @@ const INVALID_SCOPE: &str = "invalid_scope";
 /// (`response_mode=fragment`). Relative references count as much as absolute
 /// ones. A value that is not UTF-8 is no rejection.
 ///
-/// Cost: a Location that holds neither the bytes `invalid_scope` nor a `%`
-/// (the only way to spell them otherwise) is ruled out after one scan,
-/// without parsing; only the rest is decoded, and decoding allocates only
-/// for parameters that hold escapes.
+/// The Location is read the way a browser reads it: as a WHATWG URL (the
+/// `url` crate), relative to a placeholder base. One that does not parse
+/// sends the browser nowhere and is no rejection.
+///
+/// Cost: the WHATWG parser only turns other bytes into `invalid_scope` by
+/// decoding a `%` escape or by dropping an ASCII tab or newline. A Location
+/// with none of those and no literal `invalid_scope` is ruled out after one
+/// scan, without parsing, so ordinary redirects cost no parse.
 pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
     let Ok(location) = std::str::from_utf8(location) else {
         return false;
     };
-    if !location.contains(INVALID_SCOPE) && !location.contains('%') {
+    let could_spell_it =
+        location.contains(INVALID_SCOPE) || location.contains(['%', '\t', '\n', '\r']);
+    if !could_spell_it {
         return false;
     }
-    let (query, fragment) = query_and_fragment(location);
-    [query, fragment]
-        .into_iter()
-        .flatten()
-        .any(has_invalid_scope_error)
-}
-
-/// The query and the fragment of a URI reference, split as RFC 3986 §3 (and
-/// its Appendix B) does: the fragment is all after the first `#`, the query is
-/// all between the first `?` before it and that `#`.
-fn query_and_fragment(reference: &str) -> (Option<&str>, Option<&str>) {
-    let (before_fragment, fragment) = match reference.split_once('#') {
-        Some((before, fragment)) => (before, Some(fragment)),
-        None => (reference, None),
+    let Ok(url) = Url::options()
+        .base_url(Some(placeholder_base()))
+        .parse(location)
+    else {
+        return false;
     };
-    let query = before_fragment.split_once('?').map(|(_, query)| query);
-    (query, fragment)
+    let in_query = has_invalid_scope_error(url.query());
+    in_query || has_invalid_scope_error(url.fragment())
 }
 
-fn has_invalid_scope_error(parameters: &str) -> bool {
-    form_urlencoded::parse(parameters.as_bytes())
-        .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
+/// What relative Locations resolve against; only their query and fragment
+/// are read, so the base itself never matters.
+fn placeholder_base() -> &'static Url {
+    static BASE: OnceLock<Url> = OnceLock::new();
+    BASE.get_or_init(|| Url::parse("https://authorization-server.invalid/").expect("a valid URL"))
+}
+
+fn has_invalid_scope_error(parameters: Option<&str>) -> bool {
+    parameters.is_some_and(|parameters| {
+        form_urlencoded::parse(parameters.as_bytes())
+            .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
+    })
 }
 
 #[cfg(test)]
@@ -112,6 +122,20 @@ mod tests {
     #[test]
     fn repeated_error_parameters_count_if_any_says_invalid_scope() {
         assert!(detects("/cb?error=server_error&error=invalid_scope"));
+    }
+
+    #[test]
+    fn tabs_and_newlines_are_dropped_as_a_browser_drops_them() {
+        assert!(detects("/cb?error=invalid_sc\tope"));
+        assert!(detects("/cb?err\tor=invalid_scope"));
+        assert!(detects("/cb?error=invalid_\r\nscope"));
+    }
+
+    #[test]
+    fn a_location_a_browser_cannot_follow_is_no_rejection() {
+        assert!(!detects("http://[::1?error=invalid_scope"));
+        assert!(!detects("https://exa mple.com/cb?error=invalid_scope"));
+        assert!(!detects("http://host:99999/cb?error=invalid_scope"));
     }
 
     #[test]

@@ -3,9 +3,6 @@
 //!
 //! One test only, so no other test thread allocates while a region counts.
 
-// Built with the development toolchain only, never at the MSRV.
-#![allow(clippy::incompatible_msrv)]
-
 use std::alloc::System;
 use std::convert::Infallible;
 use std::future::Future;
