@@ -1,5 +1,7 @@
 //! What the layer keeps of a request until its response is known.
 
+use std::borrow::Cow;
+
 use http::header::USER_AGENT;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request};
@@ -42,7 +44,10 @@ impl CapturedRequest {
         // characters lie within the first `4 * limit` bytes: decode no more.
         let bytes = user_agent.as_bytes();
         let prefix = &bytes[..bytes.len().min(limit.saturating_mul(4))];
-        let decoded = String::from_utf8_lossy(prefix);
+        let decoded = match std::str::from_utf8(prefix) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(prefix),
+        };
         let (kept, cut) = cut_to_chars(&decoded, limit);
         (kept.to_string(), cut || prefix.len() < bytes.len())
     }

@@ -10,6 +10,9 @@ use crate::{InvalidScopeRejection, TARGET};
 /// the full sizes and `truncated` says whether anything was cut, so no number
 /// in the event is silently wrong.
 pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
+    if !tracing::enabled!(target: TARGET, tracing::Level::WARN) {
+        return;
+    }
     let bounded = |scopes| BoundedScopes::new(scopes, limits.scopes_per_field, limits.scope_chars);
     let requested = bounded(rejection.requested_scopes());
     let grantable = bounded(rejection.grantable_scopes());

@@ -67,6 +67,10 @@ impl fmt::Display for BoundedScopes<'_> {
 
 /// The first `max_chars` characters of `text`, and whether any were cut.
 pub(crate) fn cut_to_chars(text: &str, max_chars: usize) -> (&str, bool) {
+    if text.len() <= max_chars {
+        // No more characters than bytes: nothing to count.
+        return (text, false);
+    }
     match text.char_indices().nth(max_chars) {
         Some((end, _)) => (&text[..end], true),
         None => (text, false),

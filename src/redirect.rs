@@ -21,14 +21,12 @@ const INVALID_SCOPE: &str = "invalid_scope";
 /// with none of those and no literal `invalid_scope` is ruled out after one
 /// scan, without parsing, so ordinary redirects cost no parse.
 pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
+    if !could_spell_invalid_scope(location) {
+        return false;
+    }
     let Ok(location) = std::str::from_utf8(location) else {
         return false;
     };
-    let could_spell_it =
-        location.contains(INVALID_SCOPE) || location.contains(['%', '\t', '\n', '\r']);
-    if !could_spell_it {
-        return false;
-    }
     let Ok(url) = Url::options()
         .base_url(Some(placeholder_base()))
         .parse(location)
@@ -37,6 +35,18 @@ pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
     };
     let in_query = has_invalid_scope_error(url.query());
     in_query || has_invalid_scope_error(url.fragment())
+}
+
+/// The cheap test before any parse, with `memchr`'s vectorized searches.
+fn could_spell_invalid_scope(bytes: &[u8]) -> bool {
+    memchr::memchr3(b'%', b'\t', b'\n', bytes).is_some()
+        || memchr::memchr(b'\r', bytes).is_some()
+        || invalid_scope_finder().find(bytes).is_some()
+}
+
+fn invalid_scope_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(INVALID_SCOPE))
 }
 
 /// What relative Locations resolve against; only their query and fragment

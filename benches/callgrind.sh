@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Instructions per request for each scenario, bare and observed, counted by
+# callgrind (stable under load, unlike timings). Prints one line a scenario.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+binary=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "instructions" and m.get("executable"):
+        print(m["executable"])')
+count() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$binary" "$1" "$2" 2>&1 \
+    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+printf '%-20s %12s\n' scenario instructions/request
+for scenario in ok_bare ok_observed code_bare code_observed rejection_bare rejection_observed; do
+  small=$(count "$scenario" 1000)
+  large=$(count "$scenario" 11000)
+  printf '%-20s %12d\n' "$scenario" $(( (large - small) / 10000 ))
+done

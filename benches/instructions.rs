@@ -1,0 +1,106 @@
+//! A fixed number of requests through one scenario, for instruction counts
+//! under `valgrind --tool=callgrind`, which are stable on a noisy machine
+//! where timings are not. Run it twice with different counts; the difference
+//! divided by the difference in requests is the cost of one request, free of
+//! start-up:
+//!
+//! ```text
+//! cargo bench --bench instructions --no-run
+//! valgrind --tool=callgrind target/release/deps/instructions-* rejection_observed 1000
+//! valgrind --tool=callgrind target/release/deps/instructions-* rejection_observed 11000
+//! ```
+//!
+//! `benches/callgrind.sh` does exactly that for every scenario.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{LOCATION, USER_AGENT};
+use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+use tower::{service_fn, Layer, Service};
+
+const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wizard\
+    &redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
+    &scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b&state=af0ifjsldkj";
+const CODE_REDIRECT: &str =
+    "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj";
+const REJECTION: &str = "https://client.example/cb?error=invalid_scope&state=af0ifjsldkj";
+
+fn now<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("every service here answers at once"),
+    }
+}
+
+fn shared(text: &str) -> Bytes {
+    let bytes = BytesMut::from(text.as_bytes()).freeze();
+    let _promote_to_shared = bytes.clone();
+    bytes
+}
+
+fn run<S>(mut service: S, requests: usize)
+where
+    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+{
+    let uri = shared(AUTHORIZE);
+    let user_agent =
+        shared("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
+    for _ in 0..requests {
+        let mut request = Request::new(());
+        *request.uri_mut() = Uri::from_maybe_shared(uri.clone()).unwrap();
+        request.headers_mut().insert(
+            USER_AGENT,
+            HeaderValue::from_maybe_shared(user_agent.clone()).unwrap(),
+        );
+        now(std::future::poll_fn(|cx| service.poll_ready(cx))).unwrap();
+        black_box(now(service.call(black_box(request))).unwrap());
+    }
+}
+
+fn answering(
+    status: StatusCode,
+    location: &'static str,
+) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone {
+    service_fn(move |_request: Request<()>| {
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        if !location.is_empty() {
+            response
+                .headers_mut()
+                .insert(LOCATION, HeaderValue::from_static(location));
+        }
+        std::future::ready(Ok(response))
+    })
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|arg| arg != "--bench");
+    let scenario = args.next().unwrap_or_default();
+    let requests: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let grantable: ScopeSet = (0..18)
+        .map(|n| format!("s{n}"))
+        .chain(["openid".into(), "email".into()])
+        .collect();
+    let layer = InvalidScopeObserverLayer::new(grantable).rate_limit(RateLimit::unlimited());
+    let (status, location) = match scenario.split('_').next() {
+        Some("ok") => (StatusCode::OK, ""),
+        Some("code") => (StatusCode::FOUND, CODE_REDIRECT),
+        Some("rejection") => (StatusCode::FOUND, REJECTION),
+        _ => {
+            eprintln!("usage: instructions {{ok,code,rejection}}_{{bare,observed}} REQUESTS");
+            return;
+        }
+    };
+    let inner = answering(status, location);
+    if scenario.ends_with("_observed") {
+        run(layer.layer(inner), requests);
+    } else {
+        run(inner, requests);
+    }
+}
