@@ -43,6 +43,8 @@ pub struct InvalidScopeObserverLayer<G, H = ()> {
     /// Shared by every service this layer builds, so the rate limit holds
     /// for the layer as a whole (all routes of a router together).
     budget: Arc<EventBudget>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::ScopeMetrics>,
     settings: Settings,
 }
 
@@ -71,6 +73,8 @@ impl<G> InvalidScopeObserverLayer<G> {
             on_rejection: (),
             known_scopes: None,
             budget: Arc::new(EventBudget::new(RateLimit::default())),
+            #[cfg(feature = "metrics")]
+            metrics: None,
             settings: Settings::default(),
         }
     }
@@ -95,6 +99,8 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
             on_rejection: hook,
             known_scopes: self.known_scopes,
             budget: self.budget,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
             settings: self.settings,
         }
     }
@@ -148,6 +154,22 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     /// ```
     pub fn call_hook_for_every_rejection(mut self) -> Self {
         self.settings.hook_sees_every_rejection = true;
+        self
+    }
+
+    /// Counts every rejection in the `metrics` facade, before the event rate
+    /// limit, so the counts are exact (see [`ScopeMetrics`](crate::ScopeMetrics)).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeMetrics, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+    ///     .count_in_metrics(ScopeMetrics::new(["user:read", "user:write"]));
+    /// # drop(layer);
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn count_in_metrics(mut self, metrics: crate::ScopeMetrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -235,6 +257,8 @@ impl<S, G: Clone, H: Clone> Layer<S> for InvalidScopeObserverLayer<G, H> {
                 on_rejection: self.on_rejection.clone(),
                 known_scopes: self.known_scopes.clone(),
                 budget: Arc::clone(&self.budget),
+                #[cfg(feature = "metrics")]
+                metrics: self.metrics.clone(),
                 settings: self.settings,
             }),
         )

@@ -11,12 +11,16 @@ mod log_safe;
 mod missing_scopes;
 mod observe;
 mod on_rejection;
+#[cfg(feature = "posthog")]
+mod posthog;
 mod rate_limit;
 mod redirect;
 mod redirect_statuses;
 mod rejection;
 mod scope;
 mod scope_decision;
+#[cfg(feature = "metrics")]
+mod scope_metrics;
 mod service;
 mod surfaces;
 
@@ -25,10 +29,14 @@ pub use crate::grantable::GrantableScopes;
 pub use crate::layer::InvalidScopeObserverLayer;
 pub use crate::missing_scopes::{scopes_within, MissingScopes, Relation};
 pub use crate::on_rejection::OnRejection;
+#[cfg(feature = "posthog")]
+pub use crate::posthog::PostHogHook;
 pub use crate::rate_limit::RateLimit;
 pub use crate::rejection::InvalidScopeRejection;
 pub use crate::scope::{Iter, ScopeSet};
 pub use crate::scope_decision::ScopeDecision;
+#[cfg(feature = "metrics")]
+pub use crate::scope_metrics::{ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE};
 pub use crate::service::InvalidScopeObserver;
 pub use crate::surfaces::{DriftViolation, ScopeDrift, ScopeSurfaces};
 

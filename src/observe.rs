@@ -26,6 +26,8 @@ pub(crate) struct Observer<G, H> {
     pub(crate) on_rejection: H,
     pub(crate) known_scopes: Option<ScopeSet>,
     pub(crate) budget: Arc<EventBudget>,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<crate::ScopeMetrics>,
     pub(crate) settings: Settings,
 }
 
@@ -74,24 +76,40 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if !carries_invalid_scope(location.as_bytes()) {
             return;
         }
-        match self.budget.admit() {
+        let admission = self.budget.admit();
+        let suppressed = admission == Admission::Suppressed;
+        if suppressed && !self.settings.hook_sees_every_rejection && !self.counts_in_metrics() {
+            return;
+        }
+        let mut rejection = self.rejection(&request, response);
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&rejection);
+        }
+        match admission {
             Admission::Admitted { suppressed_before } => {
-                let rejection = self.rejection(&request, response, suppressed_before);
+                rejection.suppressed_before = suppressed_before;
                 event::emit(&rejection, &self.settings.limits);
                 self.call_hook(&rejection);
             }
             Admission::Suppressed if self.settings.hook_sees_every_rejection => {
-                self.call_hook(&self.rejection(&request, response, 0));
+                self.call_hook(&rejection)
             }
             Admission::Suppressed => {}
         }
+    }
+
+    fn counts_in_metrics(&self) -> bool {
+        #[cfg(feature = "metrics")]
+        return self.metrics.is_some();
+        #[cfg(not(feature = "metrics"))]
+        return false;
     }
 
     fn rejection<B>(
         &self,
         request: &CapturedRequest,
         response: &Response<B>,
-        suppressed_before: u64,
     ) -> InvalidScopeRejection {
         let limits = &self.settings.limits;
         let decision = response.extensions().get::<ScopeDecision>();
@@ -123,7 +141,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             client_id: client_id.to_string(),
             user_agent,
             status: response.status(),
-            suppressed_before,
+            suppressed_before: 0,
             text_cut: client_id_cut || user_agent_cut,
         }
     }

@@ -6,8 +6,10 @@ use crate::InvalidScopeRejection;
 /// `tracing` event, on the task that polled the response. Use it to hand the
 /// rejection to an error tracker or a metrics counter.
 ///
-/// Implemented for `()` (does nothing, the default) and for any
-/// `Fn(&InvalidScopeRejection) + Clone + Send + Sync + 'static`.
+/// Implemented for `()` (does nothing, the default), for any
+/// `Fn(&InvalidScopeRejection) + Clone + Send + Sync + 'static`, and for a
+/// pair of hooks, which are called in order (so `(tracker, (audit, alert))`
+/// calls three).
 ///
 /// The hook runs on the request path: keep it quick, and move slow work
 /// (network calls) onto a queue or a spawned task. A hook that panics does
@@ -46,5 +48,12 @@ where
 {
     fn on_rejection(&self, rejection: &InvalidScopeRejection) {
         self(rejection)
+    }
+}
+
+impl<First: OnRejection, Second: OnRejection> OnRejection for (First, Second) {
+    fn on_rejection(&self, rejection: &InvalidScopeRejection) {
+        self.0.on_rejection(rejection);
+        self.1.on_rejection(rejection);
     }
 }

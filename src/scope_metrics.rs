@@ -1,0 +1,83 @@
+//! [`ScopeMetrics`]: rejections counted through the `metrics` facade.
+//! Needs the `metrics` feature.
+
+use crate::{InvalidScopeRejection, ScopeSet};
+
+/// The counter of rejections, one series per missing scope.
+pub const REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_authorize_invalid_scope_total";
+
+/// Counts every rejection (before the event rate limit, so the numbers are
+/// exact) in the counter `oauth_authorize_invalid_scope_total`, with one
+/// increment per rejection for each distinct `missing_scope` label:
+/// - a missing scope in the registry you give is its own label value;
+/// - any other missing scope (a typo, a probe) counts as `other`, so a peer
+///   cannot create series;
+/// - a rejection with nothing missing counts as `none`.
+///
+/// A rejection missing two known scopes adds one to each of their series;
+/// the sum over all series is therefore (rejection, missing scope) pairs.
+/// There is no `client_id` label unless you opt in with
+/// [`with_client_id_label`](ScopeMetrics::with_client_id_label).
+///
+/// # Example
+///
+/// ```
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeMetrics, ScopeSet};
+///
+/// const SCOPE_REGISTRY: &[&str] = &["user:read", "project:read", "llm_gateway:read"];
+///
+/// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+///     .count_in_metrics(ScopeMetrics::new(SCOPE_REGISTRY));
+/// # drop(layer);
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[derive(Clone, Debug)]
+pub struct ScopeMetrics {
+    known_scopes: ScopeSet,
+    client_id_label: bool,
+}
+
+impl ScopeMetrics {
+    /// Counts with a `missing_scope` label drawn from `known_scopes`.
+    pub fn new(known_scopes: impl Into<ScopeSet>) -> Self {
+        Self {
+            known_scopes: known_scopes.into(),
+            client_id_label: false,
+        }
+    }
+
+    /// Adds a `client_id` label. A peer chooses its `client_id`: only opt in
+    /// when the layer sits behind something that rejects unknown clients, or
+    /// your metrics store can take one series per value anyone may send.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::ScopeMetrics;
+    /// let metrics = ScopeMetrics::new(["user:read"]).with_client_id_label();
+    /// # drop(metrics);
+    /// ```
+    pub fn with_client_id_label(mut self) -> Self {
+        self.client_id_label = true;
+        self
+    }
+
+    pub(crate) fn record(&self, rejection: &InvalidScopeRejection) {
+        let missing = rejection.missing_scopes();
+        let known_missing = missing.intersection(&self.known_scopes);
+        let any_other = known_missing.len() < missing.len();
+        let labels = known_missing
+            .iter()
+            .chain(any_other.then_some("other"))
+            .chain(missing.is_empty().then_some("none"));
+        for label in labels {
+            let missing_scope = label.to_string();
+            if self.client_id_label {
+                let client_id = rejection.client_id().to_string();
+                ::metrics::counter!(REJECTIONS_BY_MISSING_SCOPE, "missing_scope" => missing_scope, "client_id" => client_id)
+                    .increment(1);
+            } else {
+                ::metrics::counter!(REJECTIONS_BY_MISSING_SCOPE, "missing_scope" => missing_scope)
+                    .increment(1);
+            }
+        }
+    }
+}

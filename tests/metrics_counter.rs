@@ -1,0 +1,124 @@
+//! The `metrics` feature, against `metrics-util`'s debugging recorder.
+#![cfg(feature = "metrics")]
+
+use std::convert::Infallible;
+
+use http::header::LOCATION;
+use http::{Request, Response};
+use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeMetrics, ScopeSet};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use tower::{service_fn, Layer, ServiceExt};
+
+const REGISTRY: &[&str] = &["user:read", "llm_gateway:read", "dashboard:write"];
+
+/// Sends one rejection per query and returns each counter series as
+/// (sorted labels, count).
+fn counts(
+    metrics: ScopeMetrics,
+    limit: RateLimit,
+    queries: &[&str],
+) -> Vec<(Vec<(String, String)>, u64)> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let inner = service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(302)
+                .header(LOCATION, "/cb?error=invalid_scope")
+                .body(())
+                .unwrap(),
+        )
+    });
+    let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+        .rate_limit(limit)
+        .count_in_metrics(metrics)
+        .layer(inner);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        for query in queries {
+            let request = Request::get(format!("/authorize?{query}"))
+                .body(())
+                .unwrap();
+            runtime.block_on(service.clone().oneshot(request)).unwrap();
+        }
+    });
+    let mut series: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            assert_eq!(key.key().name(), "oauth_authorize_invalid_scope_total");
+            let mut labels: Vec<(String, String)> = key
+                .key()
+                .labels()
+                .map(|label| (label.key().to_string(), label.value().to_string()))
+                .collect();
+            labels.sort();
+            let DebugValue::Counter(count) = value else {
+                panic!("a counter");
+            };
+            (labels, count)
+        })
+        .collect();
+    series.sort();
+    series
+}
+
+fn label(scope: &str) -> Vec<(String, String)> {
+    vec![("missing_scope".to_string(), scope.to_string())]
+}
+
+#[test]
+fn known_scopes_are_labels_and_everything_else_is_other() {
+    let series = counts(
+        ScopeMetrics::new(REGISTRY),
+        RateLimit::unlimited(),
+        &[
+            "client_id=a&scope=user:read+llm_gateway:read",
+            "client_id=b&scope=llm_gateway:read+dashboard:write",
+            "client_id=c&scope=x1+x2+llm_gateway:read",
+            "client_id=d&scope=user:read",
+        ],
+    );
+    assert_eq!(
+        series,
+        [
+            (label("dashboard:write"), 1),
+            (label("llm_gateway:read"), 3),
+            (label("none"), 1),
+            (label("other"), 1),
+        ]
+    );
+}
+
+#[test]
+fn counts_are_exact_even_when_events_are_rate_limited() {
+    let queries = vec!["scope=llm_gateway:read"; 50];
+    let series = counts(
+        ScopeMetrics::new(REGISTRY),
+        RateLimit::per_second(1).burst(1),
+        &queries,
+    );
+    assert_eq!(series, [(label("llm_gateway:read"), 50)]);
+}
+
+#[test]
+fn client_id_is_a_label_only_when_asked() {
+    let series = counts(
+        ScopeMetrics::new(REGISTRY).with_client_id_label(),
+        RateLimit::unlimited(),
+        &["client_id=wizard&scope=dashboard:write"],
+    );
+    assert_eq!(
+        series,
+        [(
+            vec![
+                ("client_id".to_string(), "wizard".to_string()),
+                ("missing_scope".to_string(), "dashboard:write".to_string()),
+            ],
+            1
+        )]
+    );
+}
