@@ -10,25 +10,25 @@
 //! `SOAK_REQUESTS` and `SOAK_CONNECTIONS` change the load. Exits non-zero if
 //! a check fails. It binds only 127.0.0.1 and stops by itself.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HOST, LOCATION};
-use http::{Request, Response, StatusCode};
+use http::header::HOST;
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet, TARGET};
 use tokio::net::{TcpListener, TcpStream};
 use tower::{service_fn, Layer};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+
+#[path = "support/authorization_server.rs"]
+mod authorization_server;
 
 /// Counts the layer's events and adds up their `suppressed` fields.
 #[derive(Clone, Default)]
@@ -56,24 +56,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EventTally {
             self.suppressed.fetch_add(suppressed.0, Ordering::Relaxed);
         }
     }
-}
-
-async fn authorize(request: Request<Incoming>) -> Result<Response<Empty<Bytes>>, Infallible> {
-    let query = request.uri().query().unwrap_or("");
-    let requested = form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "scope")
-        .map(|(_, scope)| ScopeSet::parse(&scope))
-        .unwrap_or_default();
-    let location = if requested.contains("admin") {
-        "https://client.example/cb?error=invalid_scope&state=s"
-    } else {
-        "https://client.example/cb?code=c&state=s"
-    };
-    Ok(Response::builder()
-        .status(StatusCode::FOUND)
-        .header(LOCATION, location)
-        .body(Empty::new())
-        .expect("a valid response"))
 }
 
 fn resident_kib() -> u64 {
@@ -146,23 +128,12 @@ async fn main() {
     tracing_subscriber::registry().with(tally.clone()).init();
 
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email profile"))
-        .layer(service_fn(authorize));
+        .layer(service_fn(authorization_server::authorize));
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1");
     let address = listener.local_addr().expect("an address");
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let service = TowerToHyperService::new(service.clone());
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service),
-            );
-        }
-    });
+    let server = tokio::spawn(authorization_server::serve(listener, service));
 
     let next = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
