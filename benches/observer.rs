@@ -19,7 +19,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use http::header::{AUTHORIZATION, LOCATION, USER_AGENT};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::Empty;
-use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use tower::{service_fn, Layer, Service};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -117,6 +117,12 @@ where
     now(service.call(request)).unwrap()
 }
 
+/// The layer as measured: unlimited, so that every rejection takes the full
+/// path (parse, diff, event) rather than the rate limit's early exit.
+fn observer(grantable: ScopeSet) -> InvalidScopeObserverLayer<ScopeSet> {
+    InvalidScopeObserverLayer::new(grantable).rate_limit(RateLimit::unlimited())
+}
+
 fn twenty_grantable() -> ScopeSet {
     (0..18)
         .map(|n| format!("s{n}"))
@@ -129,7 +135,7 @@ fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'st
     let mut group = c.benchmark_group(group_name);
     let hyper_built = HyperBuilt::new(AUTHORIZE);
     let inner = answering(status, location);
-    let observed_layer = InvalidScopeObserverLayer::new(twenty_grantable());
+    let observed_layer = observer(twenty_grantable());
 
     let mut bare = inner.clone();
     group.bench_function("bare", |b| {
@@ -184,7 +190,7 @@ fn rejection_with_json_subscriber(c: &mut Criterion) {
         group.bench_function("bare", |b| {
             b.iter(|| one_request(&mut bare, black_box(hyper_built.request())))
         });
-        let mut observed = InvalidScopeObserverLayer::new(twenty_grantable()).layer(inner.clone());
+        let mut observed = observer(twenty_grantable()).layer(inner.clone());
         group.bench_function("observed", |b| {
             b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
         });
@@ -202,8 +208,7 @@ fn growth(c: &mut Criterion) {
         let grantable: ScopeSet = scope.iter().step_by(2).collect();
         let uri = format!("/authorize?client_id=c&scope={}", scope.join("+"));
         let hyper_built = HyperBuilt::new(&uri);
-        let mut observed = InvalidScopeObserverLayer::new(grantable)
-            .layer(answering(StatusCode::FOUND, REJECTION));
+        let mut observed = observer(grantable).layer(answering(StatusCode::FOUND, REJECTION));
         group.throughput(Throughput::Elements(count as u64));
         group.bench_with_input(BenchmarkId::from_parameter(count), &count, |b, _| {
             b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
@@ -216,8 +221,8 @@ fn growth(c: &mut Criterion) {
         let head = "/authorize?client_id=c&scope=openid+email&state=";
         let uri = format!("{head}{}", "x".repeat(bytes - head.len()));
         let hyper_built = HyperBuilt::new(&uri);
-        let mut observed = InvalidScopeObserverLayer::new(twenty_grantable())
-            .layer(answering(StatusCode::FOUND, REJECTION));
+        let mut observed =
+            observer(twenty_grantable()).layer(answering(StatusCode::FOUND, REJECTION));
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_with_input(BenchmarkId::from_parameter(bytes), &bytes, |b, _| {
             b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))

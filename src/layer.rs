@@ -29,7 +29,7 @@ use crate::{InvalidScopeObserver, ScopeSet};
 ///
 /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid profile email"))
 ///     .on_rejection(|rejection: &InvalidScopeRejection| {
-///         eprintln!("missing {}", rejection.missing_scopes());
+///         eprintln!("missing {:?}", rejection.missing_scopes());
 ///     })
 ///     .user_agent_limit(120)
 ///     .redirect_statuses([StatusCode::FOUND, StatusCode::SEE_OTHER]);

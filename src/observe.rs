@@ -76,12 +76,25 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if !carries_invalid_scope(location.as_bytes()) {
             return;
         }
+        // User code runs below (the grantable source, the hook): whatever
+        // panics there, the response still reaches the client.
+        let reported = catch_unwind(AssertUnwindSafe(|| self.report(&request, response)));
+        if reported.is_err() {
+            report_panic_once(
+                "oauth.authorize.invalid_scope.observer_panicked",
+                type_name::<G>(),
+            );
+        }
+    }
+
+    /// Rate-limits, builds the rejection, counts, emits and calls the hook.
+    fn report<B>(&self, request: &CapturedRequest, response: &Response<B>) {
         let admission = self.budget.admit();
         let suppressed = admission == Admission::Suppressed;
         if suppressed && !self.settings.hook_sees_every_rejection && !self.counts_in_metrics() {
             return;
         }
-        let mut rejection = self.rejection(&request, response);
+        let mut rejection = self.rejection(request, response);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             metrics.record(&rejection);
@@ -149,16 +162,24 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// Calls the hook; a panic in it is caught so that the response still
     /// reaches the client, and reported once per process.
     fn call_hook(&self, rejection: &InvalidScopeRejection) {
-        static PANIC_REPORTED: AtomicBool = AtomicBool::new(false);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             self.on_rejection.on_rejection(rejection)
         }));
-        if outcome.is_err() && !PANIC_REPORTED.swap(true, Ordering::Relaxed) {
-            tracing::error!(
-                target: TARGET,
-                hook = type_name::<H>(),
-                "oauth.authorize.invalid_scope.hook_panicked"
+        if outcome.is_err() {
+            report_panic_once(
+                "oauth.authorize.invalid_scope.hook_panicked",
+                type_name::<H>(),
             );
         }
+    }
+}
+
+/// Reports the first panic of user code at ERROR, naming the type it came
+/// from (`culprit`); later ones stay quiet, so a broken hook cannot flood
+/// the log.
+fn report_panic_once(message: &'static str, culprit: &'static str) {
+    static PANIC_REPORTED: AtomicBool = AtomicBool::new(false);
+    if !PANIC_REPORTED.swap(true, Ordering::Relaxed) {
+        tracing::error!(target: TARGET, culprit, "{message}");
     }
 }

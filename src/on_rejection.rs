@@ -7,9 +7,10 @@ use crate::InvalidScopeRejection;
 /// rejection to an error tracker or a metrics counter.
 ///
 /// Implemented for `()` (does nothing, the default), for any
-/// `Fn(&InvalidScopeRejection) + Clone + Send + Sync + 'static`, and for a
+/// `Fn(&InvalidScopeRejection)`, and for a
 /// pair of hooks, which are called in order (so `(tracker, (audit, alert))`
-/// calls three).
+/// calls three). To go into a layer, a hook must also be `Clone`, and
+/// `Send + Sync + 'static` for axum and hyper.
 ///
 /// The hook runs on the request path: keep it quick, and move slow work
 /// (network calls) onto a queue or a spawned task. A hook that panics does
@@ -28,7 +29,7 @@ use crate::InvalidScopeRejection;
 /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
 ///     .on_rejection(move |rejection: &InvalidScopeRejection| {
 ///         counter.fetch_add(1, Ordering::Relaxed);
-///         eprintln!("{rejection}: missing {}", rejection.missing_scopes());
+///         eprintln!("{rejection}: missing {:?}", rejection.missing_scopes());
 ///     });
 /// # drop(layer);
 /// ```

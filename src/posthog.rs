@@ -20,10 +20,12 @@ const DEFAULT_QUEUE: usize = 1024;
 /// `unknown_scopes` and `ungranted_known_scopes`.
 ///
 /// The request path only clones the rejection into a bounded queue
-/// (`try_send`, never waiting); a worker task does the capture. When the
-/// queue is full (PostHog slow or down) the rejection is dropped and counted
-/// in [`dropped`](PostHogHook::dropped): a failing PostHog never slows or
-/// fails a request.
+/// (`try_send`, never waiting); a worker task hands it to the client, which
+/// queues and sends in the background on its own (a slow or failing PostHog
+/// is the client's to retry or drop, never the request's to wait for). When
+/// our queue is full, because rejections arrive faster than the worker
+/// hands them over, the rejection is dropped and counted in
+/// [`dropped`](PostHogHook::dropped).
 ///
 /// # Example
 ///
@@ -81,7 +83,8 @@ impl PostHogHook {
         }
     }
 
-    /// How many rejections were dropped because the queue was full.
+    /// How many rejections were dropped because this hook's queue was full
+    /// (drops inside the PostHog client are not counted here).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

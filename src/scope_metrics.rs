@@ -14,6 +14,9 @@ pub const REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_authorize_invalid_scope_tot
 ///   cannot create series;
 /// - a rejection with nothing missing counts as `none`.
 ///
+/// (Keep scopes named `other` or `none` out of the registry you pass here,
+/// or their series mix with those two.)
+///
 /// A rejection missing two known scopes adds one to each of their series;
 /// the sum over all series is therefore (rejection, missing scope) pairs.
 /// There is no `client_id` label unless you opt in with

@@ -485,7 +485,7 @@ fn a_panicking_hook_fails_no_request_and_is_reported_once() {
                 "oauth.authorize.invalid_scope.hook_panicked"
             );
             assert!(
-                event.field("hook").contains("authorize_redirect"),
+                event.field("culprit").contains("authorize_redirect"),
                 "{event:?}"
             );
             panic_reports += 1;

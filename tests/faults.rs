@@ -1,7 +1,8 @@
 //! Faults behave exactly as without the layer: a body that fails midway, a
 //! future dropped before it completes, and `poll_ready` backpressure from
-//! `ConcurrencyLimit` and `Buffer`. (A panicking hook and an erroring inner
-//! service are in `authorize_redirect.rs`.)
+//! `ConcurrencyLimit` and `Buffer`, and a grantable source that panics. (A
+//! panicking hook and an erroring inner service are in
+//! `authorize_redirect.rs`.)
 
 mod support;
 
@@ -205,4 +206,27 @@ fn under_a_buffer_rejections_are_still_reported() {
     });
     assert_eq!(ours(&events).len(), 6);
     assert_eq!(calls.load(Ordering::SeqCst), 6);
+}
+
+#[test]
+fn a_panicking_grantable_source_fails_no_request() {
+    let inner = service_fn(|_request: Request<()>| async { Ok::<_, Infallible>(rejection(())) });
+    let broken_registry = |_client_id: &str| -> ScopeSet { panic!("registry down") };
+    let service = InvalidScopeObserverLayer::new(broken_registry).layer(inner);
+    for _ in 0..2 {
+        let (response, events) = run_captured(
+            service
+                .clone()
+                .oneshot(Request::get("/authorize?scope=a").body(()).unwrap()),
+        );
+        assert_eq!(response.unwrap().status(), 302);
+        for event in ours(&events) {
+            assert_eq!(event.level, tracing::Level::ERROR);
+            assert_eq!(
+                event.message(),
+                "oauth.authorize.invalid_scope.observer_panicked"
+            );
+            assert!(event.field("culprit").contains("faults"), "{event:?}");
+        }
+    }
 }
