@@ -13,51 +13,23 @@
 //! `benches/callgrind.sh` does exactly that for every scenario.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
-use bytes::{Bytes, BytesMut};
-use http::header::{LOCATION, USER_AGENT};
-use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use http::header::LOCATION;
+use http::{HeaderValue, Request, Response, StatusCode};
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use tower::{service_fn, Layer, Service};
 
-const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wizard\
-    &redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
-    &scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b&state=af0ifjsldkj";
-const CODE_REDIRECT: &str =
-    "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj";
-const REJECTION: &str = "https://client.example/cb?error=invalid_scope&state=af0ifjsldkj";
-
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("every service here answers at once"),
-    }
-}
-
-fn shared(text: &str) -> Bytes {
-    let bytes = BytesMut::from(text.as_bytes()).freeze();
-    let _promote_to_shared = bytes.clone();
-    bytes
-}
+mod support;
+use support::{now, HyperBuilt, AUTHORIZE, CODE_REDIRECT, REJECTION};
 
 fn run<S>(mut service: S, requests: usize)
 where
     S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
 {
-    let uri = shared(AUTHORIZE);
-    let user_agent =
-        shared("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
+    let hyper_built = HyperBuilt::new(AUTHORIZE);
     for _ in 0..requests {
-        let mut request = Request::new(());
-        *request.uri_mut() = Uri::from_maybe_shared(uri.clone()).unwrap();
-        request.headers_mut().insert(
-            USER_AGENT,
-            HeaderValue::from_maybe_shared(user_agent.clone()).unwrap(),
-        );
+        let request = hyper_built.request::<()>();
         now(std::future::poll_fn(|cx| service.poll_ready(cx))).unwrap();
         black_box(now(service.call(black_box(request))).unwrap());
     }

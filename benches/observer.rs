@@ -9,15 +9,12 @@
 //! Run: `cargo bench --bench observer`; see BENCHMARKS.md.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use http::header::{AUTHORIZATION, LOCATION, USER_AGENT};
-use http::{HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Empty;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use tower::{service_fn, Layer, Service};
@@ -27,62 +24,13 @@ use tower_http::trace::TraceLayer;
 /// An empty body that `TraceLayer` accepts; the same for every peer.
 type Body = Empty<Bytes>;
 
-const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wizard\
-    &redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
-    &scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b&state=af0ifjsldkj";
-const CODE_REDIRECT: &str =
-    "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj";
-const REJECTION: &str = "https://client.example/cb?error=invalid_scope&state=af0ifjsldkj";
-
-/// Drives a future that is ready at once.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("every service here answers at once"),
-    }
-}
-
-fn shared(text: &str) -> Bytes {
-    let bytes = BytesMut::from(text.as_bytes()).freeze();
-    let _promote_to_shared = bytes.clone();
-    bytes
-}
-
-/// Builds requests the way hyper does: over shared bytes.
-#[derive(Clone)]
-struct HyperBuilt {
-    uri: Bytes,
-    user_agent: Bytes,
-}
-
-impl HyperBuilt {
-    fn new(uri: &str) -> Self {
-        Self {
-            uri: shared(uri),
-            user_agent: shared(
-                "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-            ),
-        }
-    }
-
-    fn request(&self) -> Request<Body> {
-        let mut request = Request::new(Body::new());
-        *request.uri_mut() = Uri::from_maybe_shared(self.uri.clone()).unwrap();
-        request.headers_mut().insert(
-            USER_AGENT,
-            HeaderValue::from_maybe_shared(self.user_agent.clone()).unwrap(),
-        );
-        request
-    }
-}
+mod support;
+use support::{now, HyperBuilt, AUTHORIZE, CODE_REDIRECT, REJECTION, USER_AGENT_TEXT};
 
 fn from_str_request(uri: &str) -> Request<Body> {
     Request::builder()
         .uri(uri)
-        .header(
-            USER_AGENT,
-            "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-        )
+        .header(USER_AGENT, USER_AGENT_TEXT)
         .body(Body::new())
         .unwrap()
 }
@@ -139,19 +87,19 @@ fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'st
 
     let mut bare = inner.clone();
     group.bench_function("bare", |b| {
-        b.iter(|| one_request(&mut bare, black_box(hyper_built.request())))
+        b.iter(|| one_request(&mut bare, black_box(hyper_built.request::<Body>())))
     });
     let mut observed = observed_layer.layer(inner.clone());
     group.bench_function("observed", |b| {
-        b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+        b.iter(|| one_request(&mut observed, black_box(hyper_built.request::<Body>())))
     });
     let mut sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]).layer(inner.clone());
     group.bench_function("tower_http_sensitive_headers", |b| {
-        b.iter(|| one_request(&mut sensitive, black_box(hyper_built.request())))
+        b.iter(|| one_request(&mut sensitive, black_box(hyper_built.request::<Body>())))
     });
     let mut trace = TraceLayer::new_for_http().layer(inner.clone());
     group.bench_function("tower_http_trace", |b| {
-        b.iter(|| one_request(&mut trace, black_box(hyper_built.request())))
+        b.iter(|| one_request(&mut trace, black_box(hyper_built.request::<Body>())))
     });
 
     let mut bare = inner.clone();
@@ -188,11 +136,11 @@ fn rejection_with_json_subscriber(c: &mut Criterion) {
     tracing::subscriber::with_default(subscriber, || {
         let mut bare = inner.clone();
         group.bench_function("bare", |b| {
-            b.iter(|| one_request(&mut bare, black_box(hyper_built.request())))
+            b.iter(|| one_request(&mut bare, black_box(hyper_built.request::<Body>())))
         });
         let mut observed = observer(twenty_grantable()).layer(inner.clone());
         group.bench_function("observed", |b| {
-            b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+            b.iter(|| one_request(&mut observed, black_box(hyper_built.request::<Body>())))
         });
     });
     group.finish();
@@ -211,7 +159,7 @@ fn growth(c: &mut Criterion) {
         let mut observed = observer(grantable).layer(answering(StatusCode::FOUND, REJECTION));
         group.throughput(Throughput::Elements(count as u64));
         group.bench_with_input(BenchmarkId::from_parameter(count), &count, |b, _| {
-            b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+            b.iter(|| one_request(&mut observed, black_box(hyper_built.request::<Body>())))
         });
     }
     group.finish();
@@ -225,7 +173,7 @@ fn growth(c: &mut Criterion) {
             observer(twenty_grantable()).layer(answering(StatusCode::FOUND, REJECTION));
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_with_input(BenchmarkId::from_parameter(bytes), &bytes, |b, _| {
-            b.iter(|| one_request(&mut observed, black_box(hyper_built.request())))
+            b.iter(|| one_request(&mut observed, black_box(hyper_built.request::<Body>())))
         });
     }
     group.finish();

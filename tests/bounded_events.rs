@@ -3,13 +3,11 @@
 
 mod support;
 
-use std::convert::Infallible;
-
-use http::header::{LOCATION, USER_AGENT};
-use http::{Request, Response};
+use http::header::USER_AGENT;
+use http::Request;
 use invalid_scope_observer::{GrantableScopes, InvalidScopeObserverLayer, OnRejection, ScopeSet};
 use support::{rejection_fields, run_captured};
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 
 fn event_for<G, H>(
     layer: InvalidScopeObserverLayer<G, H>,
@@ -20,15 +18,7 @@ where
     G: GrantableScopes + Clone,
     H: OnRejection + Clone,
 {
-    let inner = service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(LOCATION, "/cb?error=invalid_scope")
-                .body(())
-                .unwrap(),
-        )
-    });
+    let inner = support::redirecting("/cb?error=invalid_scope");
     let request = Request::builder()
         .uri(uri)
         .header(USER_AGENT, user_agent)

@@ -3,32 +3,16 @@
 
 mod support;
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::LOCATION;
-use http::{Request, Response};
+use http::Request;
 use invalid_scope_observer::{
     InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeSet,
 };
 use support::{ours, run_captured};
-use tower::{service_fn, Layer, Service, ServiceExt};
-
-fn rejecting(
-) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future = impl Send> + Clone
-{
-    service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(LOCATION, "/cb?error=invalid_scope")
-                .body(())
-                .unwrap(),
-        )
-    })
-}
+use tower::{Layer, ServiceExt};
 
 fn request() -> Request<()> {
     Request::get("/authorize?client_id=scanner&scope=admin")
@@ -45,7 +29,7 @@ fn a_burst_is_capped_and_every_rejection_is_counted() {
         .on_rejection(move |_: &InvalidScopeRejection| {
             calls.fetch_add(1, Ordering::SeqCst);
         });
-    let service = layer.layer(rejecting());
+    let service = layer.layer(support::redirecting("/cb?error=invalid_scope"));
     let started = std::time::Instant::now();
     let ((), events) = run_captured(async {
         for _ in 0..1_000 {
@@ -91,7 +75,7 @@ fn the_hook_can_see_every_rejection() {
             calls.fetch_add(1, Ordering::SeqCst);
         })
         .call_hook_for_every_rejection();
-    let service = layer.layer(rejecting());
+    let service = layer.layer(support::redirecting("/cb?error=invalid_scope"));
     let started = std::time::Instant::now();
     let ((), events) = run_captured(async {
         for _ in 0..200 {
@@ -108,7 +92,7 @@ fn the_hook_can_see_every_rejection() {
 fn unlimited_emits_every_rejection() {
     let service = InvalidScopeObserverLayer::new(ScopeSet::new())
         .rate_limit(RateLimit::unlimited())
-        .layer(rejecting());
+        .layer(support::redirecting("/cb?error=invalid_scope"));
     let ((), events) = run_captured(async {
         for _ in 0..500 {
             service.clone().oneshot(request()).await.unwrap();
@@ -121,7 +105,8 @@ fn unlimited_emits_every_rejection() {
 
 #[test]
 fn the_default_limit_is_a_hundred_per_second() {
-    let service = InvalidScopeObserverLayer::new(ScopeSet::new()).layer(rejecting());
+    let service = InvalidScopeObserverLayer::new(ScopeSet::new())
+        .layer(support::redirecting("/cb?error=invalid_scope"));
     let started = std::time::Instant::now();
     let ((), events) = run_captured(async {
         for _ in 0..1_000 {
@@ -141,8 +126,8 @@ fn the_default_limit_is_a_hundred_per_second() {
 fn services_of_one_layer_share_one_budget() {
     let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
         .rate_limit(RateLimit::per_second(1).burst(3));
-    let first = layer.layer(rejecting());
-    let second = layer.layer(rejecting());
+    let first = layer.layer(support::redirecting("/cb?error=invalid_scope"));
+    let second = layer.layer(support::redirecting("/cb?error=invalid_scope"));
     let started = std::time::Instant::now();
     let ((), events) = run_captured(async {
         for _ in 0..10 {

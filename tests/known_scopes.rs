@@ -4,13 +4,11 @@
 
 mod support;
 
-use std::convert::Infallible;
-
-use http::header::{LOCATION, USER_AGENT};
-use http::{Request, Response};
+use http::header::USER_AGENT;
+use http::Request;
 use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
 use support::{fields, rejection_fields, run_captured};
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 
 const SCOPE_REGISTRY: &[&str] = &[
     "user:read",
@@ -27,15 +25,7 @@ where
     G: invalid_scope_observer::GrantableScopes + Clone,
     H: invalid_scope_observer::OnRejection + Clone,
 {
-    let inner = service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(LOCATION, "https://client.example/cb?error=invalid_scope")
-                .body(())
-                .unwrap(),
-        )
-    });
+    let inner = support::redirecting("https://client.example/cb?error=invalid_scope");
     let request = Request::builder()
         .uri("/authorize?client_id=wizard&scope=user:read+llm_gateway:raed+dashboard:write+admin")
         .header(USER_AGENT, "wizard/2")

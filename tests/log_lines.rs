@@ -3,14 +3,13 @@
 
 mod support;
 
-use std::convert::Infallible;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use http::header::{LOCATION, USER_AGENT};
-use http::{HeaderValue, Request, Response};
+use http::header::USER_AGENT;
+use http::{HeaderValue, Request};
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -45,18 +44,9 @@ impl Buffer {
 /// Sends one rejection with hostile values through the layer under
 /// `subscriber` and returns what it wrote.
 fn render(subscriber: impl tracing::Subscriber + Send + Sync + 'static) {
-    let inner = service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(
-                    LOCATION,
-                    "https://client.example/cb?error=invalid_scope&state=s3cr3t&code=c0de",
-                )
-                .body(())
-                .unwrap(),
-        )
-    });
+    let inner = support::redirecting(
+        "https://client.example/cb?error=invalid_scope&state=s3cr3t&code=c0de",
+    );
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read")).layer(inner);
     let request = Request::builder()
         .uri(

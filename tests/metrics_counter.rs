@@ -1,13 +1,12 @@
 //! The `metrics` feature, against `metrics-util`'s debugging recorder.
 #![cfg(feature = "metrics")]
 
-use std::convert::Infallible;
+mod support;
 
-use http::header::LOCATION;
-use http::{Request, Response};
+use http::Request;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeMetrics, ScopeSet};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 
 const REGISTRY: &[&str] = &["user:read", "llm_gateway:read", "dashboard:write"];
 
@@ -20,15 +19,7 @@ fn counts(
 ) -> Vec<(Vec<(String, String)>, u64)> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let inner = service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(LOCATION, "/cb?error=invalid_scope")
-                .body(())
-                .unwrap(),
-        )
-    });
+    let inner = support::redirecting("/cb?error=invalid_scope");
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
         .rate_limit(limit)
         .count_in_metrics(metrics)

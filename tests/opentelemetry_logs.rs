@@ -1,17 +1,17 @@
 //! The event through the real OpenTelemetry pipeline: the tracing appender
 //! into the SDK's in-memory log exporter, asserted record by record.
 
-use std::convert::Infallible;
+mod support;
 
-use http::header::{LOCATION, USER_AGENT};
-use http::{Request, Response};
+use http::header::USER_AGENT;
+use http::Request;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
 use opentelemetry::logs::{AnyValue, Severity};
 use opentelemetry::Key;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
@@ -28,18 +28,7 @@ fn the_rejection_is_an_otel_log_record_with_every_field() {
     let subscriber =
         tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider));
 
-    let inner = service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(
-                    LOCATION,
-                    "https://client.example/cb?error=invalid_scope&state=xyz",
-                )
-                .body(())
-                .unwrap(),
-        )
-    });
+    let inner = support::redirecting("https://client.example/cb?error=invalid_scope&state=xyz");
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read insight:write"))
         .known_scopes(["user:read", "llm_gateway:read", "insight:write"])
         .layer(inner);

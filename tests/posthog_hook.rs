@@ -2,20 +2,22 @@
 //! records what the real `posthog-rs` client sends.
 #![cfg(feature = "posthog")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{LOCATION, USER_AGENT};
+use http::header::USER_AGENT;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use invalid_scope_observer::{InvalidScopeObserverLayer, PostHogHook, ScopeSet};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 
 /// An endpoint that answers every POST with 200 and keeps its JSON body.
 async fn recording_endpoint() -> (SocketAddr, Arc<Mutex<Vec<Value>>>) {
@@ -63,18 +65,7 @@ fn find_exception(value: &Value) -> Option<&Value> {
 fn rejecting(
 ) -> impl tower::Service<Request<()>, Response = Response<()>, Error = Infallible, Future = impl Send>
        + Clone {
-    service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(
-                    LOCATION,
-                    "https://client.example/cb?error=invalid_scope&state=xyz",
-                )
-                .body(())
-                .unwrap(),
-        )
-    })
+    support::redirecting("https://client.example/cb?error=invalid_scope&state=xyz")
 }
 
 fn options(host: String) -> posthog_rs::ClientOptions {

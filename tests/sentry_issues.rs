@@ -2,26 +2,17 @@
 //! when set up as its docs recommend. The README's few lines make our WARN
 //! event an issue too; this test runs them against sentry's test transport.
 
-use std::convert::Infallible;
+mod support;
 
-use http::header::LOCATION;
-use http::{Request, Response};
+use http::Request;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet, TARGET};
 use sentry::integrations::tracing::ErrorLayer;
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tracing_subscriber::filter::{filter_fn, FilterExt, LevelFilter};
 use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 
 fn reject_once() {
-    let inner = service_fn(|_request: Request<()>| async {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .status(302)
-                .header(LOCATION, "/cb?error=invalid_scope")
-                .body(())
-                .unwrap(),
-        )
-    });
+    let inner = support::redirecting("/cb?error=invalid_scope");
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("openid")).layer(inner);
     let request = Request::get("/authorize?client_id=app&scope=openid+admin")
         .body(())

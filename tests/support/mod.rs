@@ -137,3 +137,24 @@ pub async fn http_get(
     connection.await.unwrap().unwrap();
     http::Response::from_parts(parts, body)
 }
+
+/// An inner service that answers every request with a `302` to `location`.
+pub fn redirecting(
+    location: &'static str,
+) -> impl tower::Service<
+    http::Request<()>,
+    Response = http::Response<()>,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<http::Response<()>, std::convert::Infallible>> + Send,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::service_fn(move |_request: http::Request<()>| async move {
+        Ok(http::Response::builder()
+            .status(302)
+            .header(http::header::LOCATION, location)
+            .body(())
+            .unwrap())
+    })
+}

@@ -1,0 +1,64 @@
+//! What both benches share: the requests, the Locations, and a way to drive
+//! futures that are ready at once without a runtime.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use http::header::USER_AGENT;
+use http::{HeaderValue, Request, Uri};
+
+/// An authorization request with ten scopes, two of them not grantable.
+pub(crate) const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wizard\
+    &redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
+    &scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b&state=af0ifjsldkj";
+pub(crate) const CODE_REDIRECT: &str =
+    "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj";
+pub(crate) const REJECTION: &str =
+    "https://client.example/cb?error=invalid_scope&state=af0ifjsldkj";
+pub(crate) const USER_AGENT_TEXT: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+
+/// Drives a future that is ready at once.
+pub(crate) fn now<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("every service here answers at once"),
+    }
+}
+
+/// Bytes whose buffer is already shared, as hyper's parser hands them out.
+fn shared(text: &str) -> Bytes {
+    let bytes = BytesMut::from(text.as_bytes()).freeze();
+    let _promote_to_shared = bytes.clone();
+    bytes
+}
+
+/// Builds requests the way hyper does: `Uri` and `User-Agent` over shared
+/// bytes, so cloning either is a reference-count bump.
+#[derive(Clone)]
+pub(crate) struct HyperBuilt {
+    uri: Bytes,
+    user_agent: Bytes,
+}
+
+impl HyperBuilt {
+    pub(crate) fn new(uri: &str) -> Self {
+        Self {
+            uri: shared(uri),
+            user_agent: shared(USER_AGENT_TEXT),
+        }
+    }
+
+    pub(crate) fn request<B: Default>(&self) -> Request<B> {
+        let mut request = Request::new(B::default());
+        *request.uri_mut() = Uri::from_maybe_shared(self.uri.clone()).unwrap();
+        request.headers_mut().insert(
+            USER_AGENT,
+            HeaderValue::from_maybe_shared(self.user_agent.clone()).unwrap(),
+        );
+        request
+    }
+}
