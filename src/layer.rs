@@ -229,8 +229,9 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     ///
     /// # Panics
     ///
-    /// When a status is outside 300..=399: only a redirect's `Location`
-    /// carries the error back to the client.
+    /// When a status is outside 300..=399 (only a redirect's `Location`
+    /// carries the error back to the client), or when there is none (which
+    /// would silently observe nothing).
     ///
     /// ```
     /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};

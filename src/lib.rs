@@ -33,7 +33,7 @@ pub use crate::on_rejection::OnRejection;
 pub use crate::posthog::PostHogHook;
 pub use crate::rate_limit::RateLimit;
 pub use crate::rejection::InvalidScopeRejection;
-pub use crate::scope::{Iter, ScopeSet};
+pub use crate::scope::{ScopeIter, ScopeSet};
 pub use crate::scope_decision::ScopeDecision;
 #[cfg(feature = "metrics")]
 pub use crate::scope_metrics::{ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE};

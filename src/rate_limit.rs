@@ -42,7 +42,8 @@ impl RateLimit {
         }
     }
 
-    /// Lets up to `events` pass at once after a quiet spell.
+    /// Lets up to `events` pass at once after a quiet spell. Has no effect
+    /// on [`RateLimit::unlimited`].
     ///
     /// # Panics
     ///

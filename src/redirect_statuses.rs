@@ -30,6 +30,7 @@ impl RedirectStatuses {
             );
             bits |= 1u128 << (status.as_u16() - 300);
         }
+        assert!(bits != 0, "redirect_statuses needs at least one status");
         Self { bits }
     }
 
@@ -60,6 +61,12 @@ mod tests {
         assert!(statuses.contains(StatusCode::SEE_OTHER));
         assert!(!statuses.contains(StatusCode::TEMPORARY_REDIRECT));
         assert!(!statuses.contains(StatusCode::OK));
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one status")]
+    fn an_empty_set_is_refused() {
+        RedirectStatuses::only([]);
     }
 
     #[test]

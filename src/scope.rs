@@ -102,8 +102,8 @@ impl ScopeSet {
     /// let scopes = ScopeSet::parse("b a");
     /// assert_eq!(scopes.iter().collect::<Vec<_>>(), ["b", "a"]);
     /// ```
-    pub fn iter(&self) -> Iter<'_> {
-        Iter {
+    pub fn iter(&self) -> ScopeIter<'_> {
+        ScopeIter {
             scopes: self.scopes.iter(),
         }
     }
@@ -345,7 +345,7 @@ impl From<&str> for ScopeSet {
 
 impl<'a> IntoIterator for &'a ScopeSet {
     type Item = &'a str;
-    type IntoIter = Iter<'a>;
+    type IntoIter = ScopeIter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -354,11 +354,11 @@ impl<'a> IntoIterator for &'a ScopeSet {
 
 /// The scopes of a [`ScopeSet`] in order, from [`ScopeSet::iter`].
 #[derive(Clone, Debug)]
-pub struct Iter<'a> {
+pub struct ScopeIter<'a> {
     scopes: std::slice::Iter<'a, Arc<str>>,
 }
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a> Iterator for ScopeIter<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
@@ -370,13 +370,13 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
-impl DoubleEndedIterator for Iter<'_> {
+impl DoubleEndedIterator for ScopeIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.scopes.next_back().map(|scope| &**scope)
     }
 }
 
-impl ExactSizeIterator for Iter<'_> {}
+impl ExactSizeIterator for ScopeIter<'_> {}
 
 #[cfg(test)]
 mod tests {
