@@ -6,8 +6,6 @@ mod support;
 use http::header::USER_AGENT;
 use http::Request;
 use invalid_scope_observer::{GrantableScopes, InvalidScopeObserverLayer, OnRejection, ScopeSet};
-use support::{rejection_fields, run_captured};
-use tower::{Layer, ServiceExt};
 
 fn event_for<G, H>(
     layer: InvalidScopeObserverLayer<G, H>,
@@ -18,15 +16,12 @@ where
     G: GrantableScopes + Clone,
     H: OnRejection + Clone,
 {
-    let inner = support::redirecting("/cb?error=invalid_scope");
     let request = Request::builder()
         .uri(uri)
         .header(USER_AGENT, user_agent)
         .body(())
         .unwrap();
-    let (response, events) = run_captured(layer.layer(inner).oneshot(request));
-    response.unwrap();
-    rejection_fields(&events)
+    support::rejection_fields_for(layer, "/cb?error=invalid_scope", request)
 }
 
 #[test]

@@ -7,8 +7,7 @@ mod support;
 use http::header::USER_AGENT;
 use http::Request;
 use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
-use support::{fields, rejection_fields, run_captured};
-use tower::{Layer, ServiceExt};
+use support::fields;
 
 const SCOPE_REGISTRY: &[&str] = &[
     "user:read",
@@ -25,15 +24,16 @@ where
     G: invalid_scope_observer::GrantableScopes + Clone,
     H: invalid_scope_observer::OnRejection + Clone,
 {
-    let inner = support::redirecting("https://client.example/cb?error=invalid_scope");
     let request = Request::builder()
         .uri("/authorize?client_id=wizard&scope=user:read+llm_gateway:raed+dashboard:write+admin")
         .header(USER_AGENT, "wizard/2")
         .body(())
         .unwrap();
-    let (response, events) = run_captured(layer.layer(inner).oneshot(request));
-    response.unwrap();
-    rejection_fields(&events)
+    support::rejection_fields_for(
+        layer,
+        "https://client.example/cb?error=invalid_scope",
+        request,
+    )
 }
 
 #[test]

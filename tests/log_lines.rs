@@ -59,11 +59,7 @@ fn render(subscriber: impl tracing::Subscriber + Send + Sync + 'static) {
         )
         .body(())
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || runtime.block_on(service.oneshot(request)))
-        .unwrap();
+    support::block_on_under(subscriber, service.oneshot(request)).unwrap();
 }
 
 fn assert_one_safe_line(output: &str) {

@@ -24,15 +24,12 @@ fn counts(
         .rate_limit(limit)
         .count_in_metrics(metrics)
         .layer(inner);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
     metrics::with_local_recorder(&recorder, || {
         for query in queries {
             let request = Request::get(format!("/authorize?{query}"))
                 .body(())
                 .unwrap();
-            runtime.block_on(service.clone().oneshot(request)).unwrap();
+            support::block_on(service.clone().oneshot(request)).unwrap();
         }
     });
     let mut series: Vec<_> = snapshotter

@@ -37,11 +37,7 @@ fn the_rejection_is_an_otel_log_record_with_every_field() {
             .header(USER_AGENT, "wizard/1.0")
             .body(())
             .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || runtime.block_on(service.oneshot(request)))
-        .unwrap();
+    support::block_on_under(subscriber, service.oneshot(request)).unwrap();
     provider.force_flush().unwrap();
 
     let logs = exporter.get_emitted_logs().unwrap();

@@ -17,10 +17,7 @@ fn reject_once() {
     let request = Request::get("/authorize?client_id=app&scope=openid+admin")
         .body(())
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    runtime.block_on(service.oneshot(request)).unwrap();
+    support::block_on(service.oneshot(request)).unwrap();
 }
 
 #[test]

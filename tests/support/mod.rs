@@ -73,13 +73,43 @@ pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<CapturedEvent>) {
 }
 
 /// Drives `future` to completion on a current-thread runtime, so every task
-/// it spawns runs on this thread and its events are captured.
-pub fn run_captured<F: Future>(future: F) -> (F::Output, Vec<CapturedEvent>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// it spawns runs on this thread (and under this thread's subscriber).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    capture(|| runtime.block_on(future))
+        .unwrap()
+        .block_on(future)
+}
+
+/// Drives `future` to completion with `subscriber` as this thread's default.
+pub fn block_on_under<F: Future>(
+    subscriber: impl Subscriber + Send + Sync + 'static,
+    future: F,
+) -> F::Output {
+    tracing::subscriber::with_default(subscriber, || block_on(future))
+}
+
+/// Drives `future` to completion, capturing every event it emits.
+pub fn run_captured<F: Future>(future: F) -> (F::Output, Vec<CapturedEvent>) {
+    capture(|| block_on(future))
+}
+
+/// Sends `request` through `layer` around a service that redirects to
+/// `location`, and returns the fields of the one rejection event.
+pub fn rejection_fields_for<G, H>(
+    layer: invalid_scope_observer::InvalidScopeObserverLayer<G, H>,
+    location: &'static str,
+    request: http::Request<()>,
+) -> BTreeMap<String, String>
+where
+    G: invalid_scope_observer::GrantableScopes + Clone,
+    H: invalid_scope_observer::OnRejection + Clone,
+{
+    use tower::{Layer, ServiceExt};
+    let (response, events) = run_captured(layer.layer(redirecting(location)).oneshot(request));
+    response.unwrap();
+    rejection_fields(&events)
 }
 
 /// Only the events of this crate.
