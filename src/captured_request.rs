@@ -2,21 +2,28 @@
 
 use std::borrow::Cow;
 
-use http::header::USER_AGENT;
+use http::header::{AUTHORIZATION, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request};
 
+use crate::bodies::FormCapture;
 use crate::log_safe::cut_to_chars;
-use crate::ScopeSet;
+use crate::request_parameters::RequestParameters;
 
 /// The parts of a request the rejection path may need, taken cheaply: the
 /// path and query only when there is a query, and the `User-Agent` header.
 /// Both are reference-counted clones, so a request whose bytes are shared (as
 /// hyper builds them) costs two reference-count bumps and no allocation.
+///
+/// When the layer reads bodies, a form request also keeps what the inner
+/// service reads of its body, and its `Authorization` header (for a client
+/// that authenticates with HTTP Basic).
 #[derive(Debug)]
 pub(crate) struct CapturedRequest {
     path_and_query: Option<PathAndQuery>,
     user_agent: Option<HeaderValue>,
+    form: Option<FormCapture>,
+    authorization: Option<HeaderValue>,
 }
 
 impl CapturedRequest {
@@ -25,13 +32,36 @@ impl CapturedRequest {
         Self {
             path_and_query: uri.query().and_then(|_| uri.path_and_query().cloned()),
             user_agent: request.headers().get(USER_AGENT).cloned(),
+            form: None,
+            authorization: None,
         }
     }
 
-    /// The request's `scope` and `client_id` query parameters.
-    pub(crate) fn authorize_parameters(&self) -> AuthorizeParameters {
+    /// Also keeps what is read of the request's form body.
+    pub(crate) fn with_form<B>(mut self, request: &Request<B>, form: FormCapture) -> Self {
+        self.form = Some(form);
+        self.authorization = request.headers().get(AUTHORIZATION).cloned();
+        self
+    }
+
+    /// Whether the request had a form body the layer kept.
+    pub(crate) fn has_form(&self) -> bool {
+        self.form.is_some()
+    }
+
+    /// `scope`, `client_id` and `grant_type`, each from the query if it has
+    /// it, else from the form body, else (`client_id`) from HTTP Basic
+    /// client credentials.
+    pub(crate) fn parameters(&self) -> RequestParameters {
         let query = self.path_and_query.as_ref().and_then(PathAndQuery::query);
-        AuthorizeParameters::from_query(query.unwrap_or(""))
+        let mut parameters = query.map(RequestParameters::from_query).unwrap_or_default();
+        if let Some(form) = &self.form {
+            parameters = parameters.or(form.parameters());
+        }
+        if let Some(authorization) = &self.authorization {
+            parameters = parameters.or(RequestParameters::from_basic_credentials(authorization));
+        }
+        parameters
     }
 
     /// The `User-Agent` as lossy UTF-8, cut to at most `limit` characters on
@@ -53,91 +83,9 @@ impl CapturedRequest {
     }
 }
 
-/// The parameters of an authorization request (RFC 6749 §4.1.1) that a
-/// rejection report needs.
-#[derive(Debug, Default, PartialEq)]
-pub(crate) struct AuthorizeParameters {
-    pub(crate) scope: ScopeSet,
-    pub(crate) client_id: String,
-}
-
-impl AuthorizeParameters {
-    /// Reads `scope` and `client_id` from an `application/x-www-form-urlencoded`
-    /// query. RFC 6749 §3.1 forbids repeating a parameter; when a peer does,
-    /// the first occurrence counts.
-    pub(crate) fn from_query(query: &str) -> Self {
-        let mut scope = None;
-        let mut client_id = None;
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            match &*name {
-                "scope" if scope.is_none() => scope = Some(ScopeSet::parse(&value)),
-                "client_id" if client_id.is_none() => client_id = Some(value.into_owned()),
-                _ => {}
-            }
-            if scope.is_some() && client_id.is_some() {
-                break;
-            }
-        }
-        Self {
-            scope: scope.unwrap_or_default(),
-            client_id: client_id.unwrap_or_default(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parameters(query: &str) -> (String, String) {
-        let parameters = AuthorizeParameters::from_query(query);
-        (parameters.scope.to_string(), parameters.client_id)
-    }
-
-    #[test]
-    fn plus_and_percent_twenty_are_spaces() {
-        assert_eq!(parameters("scope=a+b&client_id=c").0, "a b");
-        assert_eq!(parameters("scope=a%20b").0, "a b");
-        assert_eq!(parameters("scope=a%2Bb").0, "a+b");
-    }
-
-    #[test]
-    fn duplicates_and_empty_tokens_are_dropped_in_request_order() {
-        assert_eq!(parameters("scope=c++a+c+b+a").0, "c a b");
-    }
-
-    #[test]
-    fn missing_parameters_are_empty() {
-        assert_eq!(parameters(""), (String::new(), String::new()));
-        assert_eq!(
-            parameters("response_type=code"),
-            (String::new(), String::new())
-        );
-    }
-
-    #[test]
-    fn client_id_is_decoded_and_first_occurrence_wins() {
-        assert_eq!(
-            parameters("client_id=my%20app&scope=x&client_id=evil&scope=y"),
-            ("x".to_string(), "my app".to_string())
-        );
-    }
-
-    #[test]
-    fn malformed_queries_never_panic() {
-        for query in [
-            "%",
-            "scope=%",
-            "scope=%zz",
-            "=&=&",
-            "scope",
-            "scope=%FF%FE",
-            "&&&",
-        ] {
-            let _ = AuthorizeParameters::from_query(query);
-        }
-        assert_eq!(parameters("scope=%FF").0, "\u{fffd}");
-    }
 
     #[test]
     fn user_agent_is_cut_on_a_character_boundary() {
@@ -171,9 +119,6 @@ mod tests {
         let captured = CapturedRequest::capture(&request);
         assert!(captured.path_and_query.is_none());
         assert_eq!(captured.user_agent(200), (String::new(), false));
-        assert_eq!(
-            captured.authorize_parameters(),
-            AuthorizeParameters::default()
-        );
+        assert_eq!(captured.parameters(), RequestParameters::default());
     }
 }

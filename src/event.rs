@@ -1,16 +1,20 @@
-//! The WARN event that reports one rejection.
+//! The events the layer emits: one per rejection, one per narrowing.
+
+use tracing::Level;
 
 use crate::log_safe::{BoundedScopes, EscapedText};
+use crate::narrowing::ScopeNarrowing;
 use crate::observe::EventLimits;
-use crate::{InvalidScopeRejection, TARGET};
+use crate::{InvalidScopeRejection, NARROWED_EVENT, TARGET};
 
-/// Emits `oauth.authorize.invalid_scope` at WARN with every field of the
-/// rejection, each scope list bounded by `limits` and every peer-chosen
-/// value escaped (see [`crate::log_safe`]). The `*_count` fields always give
-/// the full sizes and `truncated` says whether anything was cut, so no number
-/// in the event is silently wrong.
+/// Emits `oauth.authorize.invalid_scope` (or `oauth.token.invalid_scope`,
+/// with `grant_type`) at WARN with every field of the rejection, each scope
+/// list bounded by `limits` and every peer-chosen value escaped (see
+/// [`crate::log_safe`]). The `*_count` fields always give the full sizes and
+/// `truncated` says whether anything was cut, so no number in the event is
+/// silently wrong.
 pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
-    if !tracing::enabled!(target: TARGET, tracing::Level::WARN) {
+    if !tracing::enabled!(target: TARGET, Level::WARN) {
         return;
     }
     let bounded = |scopes| BoundedScopes::new(scopes, limits.scopes_per_field, limits.scope_chars);
@@ -38,6 +42,7 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
         unknown_scopes = unknown.as_ref().map(tracing::field::display),
         ungranted_known_scopes = ungranted_known.as_ref().map(tracing::field::display),
         client_id = %EscapedText(rejection.client_id()),
+        grant_type = rejection.grant_type().map(|grant_type| tracing::field::display(EscapedText(grant_type))),
         user_agent = %EscapedText(rejection.user_agent()),
         status = rejection.status().as_u16(),
         requested_count = rejection.requested_scopes().len(),
@@ -45,6 +50,51 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
         missing_count = rejection.missing_scopes().len(),
         truncated,
         suppressed = rejection.suppressed_before(),
-        "oauth.authorize.invalid_scope"
+        "{}",
+        rejection.event_name()
     );
+}
+
+/// Emits `oauth.scope_narrowed` at `level`, bounded and escaped like a
+/// rejection.
+pub(crate) fn emit_narrowing(narrowing: &ScopeNarrowing, limits: &EventLimits, level: Level) {
+    let bounded = |scopes| BoundedScopes::new(scopes, limits.scopes_per_field, limits.scope_chars);
+    let requested = bounded(&narrowing.requested_scopes);
+    let granted = bounded(&narrowing.granted_scopes);
+    let dropped = bounded(&narrowing.dropped_scopes);
+    let truncated = narrowing.text_cut
+        || [&requested, &granted, &dropped]
+            .into_iter()
+            .any(BoundedScopes::is_cut);
+    // `tracing` fixes an event's level where it is written: one call site
+    // per level, the same fields in each.
+    macro_rules! narrowed {
+        ($level:expr) => {
+            tracing::event!(
+                target: TARGET,
+                $level,
+                requested_scopes = %requested,
+                granted_scopes = %granted,
+                dropped_scopes = %dropped,
+                client_id = %EscapedText(&narrowing.client_id),
+                grant_type = narrowing.grant_type.as_deref().map(|grant_type| tracing::field::display(EscapedText(grant_type))),
+                user_agent = %EscapedText(&narrowing.user_agent),
+                status = narrowing.status.as_u16(),
+                requested_count = narrowing.requested_scopes.len(),
+                granted_count = narrowing.granted_scopes.len(),
+                dropped_count = narrowing.dropped_scopes.len(),
+                truncated,
+                suppressed = narrowing.suppressed_before,
+                "{}",
+                NARROWED_EVENT
+            )
+        };
+    }
+    match level {
+        Level::ERROR => narrowed!(Level::ERROR),
+        Level::WARN => narrowed!(Level::WARN),
+        Level::INFO => narrowed!(Level::INFO),
+        Level::DEBUG => narrowed!(Level::DEBUG),
+        _ => narrowed!(Level::TRACE),
+    }
 }

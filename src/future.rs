@@ -48,7 +48,7 @@ where
         let this = self.project();
         let output = ready!(this.inner.poll(cx));
         if let (Ok(response), Some((request, observer))) = (&output, this.pending.take()) {
-            observer.observe(request, response);
+            observer.observe(&request, response);
         }
         Poll::Ready(output)
     }

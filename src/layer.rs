@@ -1,11 +1,14 @@
 //! [`InvalidScopeObserverLayer`]: configuration, builder methods and `Layer`.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use http::StatusCode;
 use tower_layer::Layer;
+use tracing::Level;
 
+use crate::bodies::{HeadersOnly, WithBodies};
 use crate::observe::{Observer, Settings};
 use crate::rate_limit::{EventBudget, RateLimit};
 use crate::redirect_statuses::RedirectStatuses;
@@ -16,7 +19,9 @@ use crate::{InvalidScopeObserver, ScopeSet};
 /// response itself goes out untouched.
 ///
 /// `G` is where grantable scopes come from (a [`GrantableScopes`]), `H` the
-/// hook (an [`OnRejection`], `()` by default).
+/// hook (an [`OnRejection`], `()` by default), `R` what the layer reads
+/// ([`HeadersOnly`] by default, [`WithBodies`] after
+/// [`observe_bodies`](InvalidScopeObserverLayer::observe_bodies)).
 ///
 /// [`GrantableScopes`]: crate::GrantableScopes
 /// [`OnRejection`]: crate::OnRejection
@@ -35,17 +40,35 @@ use crate::{InvalidScopeObserver, ScopeSet};
 ///     .redirect_statuses([StatusCode::FOUND, StatusCode::SEE_OTHER]);
 /// # drop(layer);
 /// ```
-#[derive(Clone)]
-pub struct InvalidScopeObserverLayer<G, H = ()> {
+pub struct InvalidScopeObserverLayer<G, H = (), R = HeadersOnly> {
     grantable: G,
     on_rejection: H,
     known_scopes: Option<ScopeSet>,
     /// Shared by every service this layer builds, so the rate limit holds
     /// for the layer as a whole (all routes of a router together).
     budget: Arc<EventBudget>,
+    /// The same limit, apart, so narrowings cannot crowd out rejections.
+    narrowing_budget: Arc<EventBudget>,
     #[cfg(feature = "metrics")]
     metrics: Option<crate::ScopeMetrics>,
     settings: Settings,
+    reads: PhantomData<fn() -> R>,
+}
+
+impl<G: Clone, H: Clone, R> Clone for InvalidScopeObserverLayer<G, H, R> {
+    fn clone(&self) -> Self {
+        Self {
+            grantable: self.grantable.clone(),
+            on_rejection: self.on_rejection.clone(),
+            known_scopes: self.known_scopes.clone(),
+            budget: Arc::clone(&self.budget),
+            narrowing_budget: Arc::clone(&self.narrowing_budget),
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics.clone(),
+            settings: self.settings,
+            reads: PhantomData,
+        }
+    }
 }
 
 impl<G> InvalidScopeObserverLayer<G> {
@@ -73,14 +96,16 @@ impl<G> InvalidScopeObserverLayer<G> {
             on_rejection: (),
             known_scopes: None,
             budget: Arc::new(EventBudget::new(RateLimit::default())),
+            narrowing_budget: Arc::new(EventBudget::new(RateLimit::default())),
             #[cfg(feature = "metrics")]
             metrics: None,
             settings: Settings::default(),
+            reads: PhantomData,
         }
     }
 }
 
-impl<G, H> InvalidScopeObserverLayer<G, H> {
+impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// Calls `hook` once for each rejection, after its event.
     ///
     /// ```
@@ -93,16 +118,65 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     ///     });
     /// # drop(layer);
     /// ```
-    pub fn on_rejection<NewH>(self, hook: NewH) -> InvalidScopeObserverLayer<G, NewH> {
+    pub fn on_rejection<NewH>(self, hook: NewH) -> InvalidScopeObserverLayer<G, NewH, R> {
         InvalidScopeObserverLayer {
             grantable: self.grantable,
             on_rejection: hook,
             known_scopes: self.known_scopes,
             budget: self.budget,
+            narrowing_budget: self.narrowing_budget,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
             settings: self.settings,
+            reads: PhantomData,
         }
+    }
+
+    /// Also reads form request bodies and the JSON answers of the token and
+    /// PAR endpoints, as they stream by (see [`bodies`](crate::bodies)):
+    /// POSTed authorization and consent forms give their `scope` and
+    /// `client_id`, `{"error":"invalid_scope"}` answers are reported as
+    /// `oauth.token.invalid_scope` with the request's `grant_type`, and token
+    /// grants narrower than requested as `oauth.scope_narrowed`.
+    ///
+    /// The service then wraps bodies: the inner service gets
+    /// `Request<RequestBody<B>>` and the client `Response<ResponseBody<B>>`.
+    /// Both yield the original bytes unchanged; axum's `Router::layer` and
+    /// hyper accept them as they are.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .observe_bodies()
+    ///     .body_limit(4 * 1024);
+    /// # drop(layer);
+    /// ```
+    pub fn observe_bodies(self) -> InvalidScopeObserverLayer<G, H, WithBodies> {
+        InvalidScopeObserverLayer {
+            grantable: self.grantable,
+            on_rejection: self.on_rejection,
+            known_scopes: self.known_scopes,
+            budget: self.budget,
+            narrowing_budget: self.narrowing_budget,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
+            settings: self.settings,
+            reads: PhantomData,
+        }
+    }
+
+    /// The level of `oauth.scope_narrowed` events (INFO by default): a
+    /// narrowing is a grant, not a failure, but it is drift all the same.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+    ///     .narrowing_level(tracing::Level::WARN);
+    /// # drop(layer);
+    /// ```
+    pub fn narrowing_level(mut self, level: Level) -> Self {
+        self.settings.narrowing_level = level;
+        self
     }
 
     /// Tells the layer every scope the server knows, so each event also says
@@ -127,7 +201,8 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     /// Limits how many events per second the layer emits (100 per second
     /// with a burst of 100 by default). Rejections over the limit are
     /// counted into the next event's `suppressed` field, and do not reach the
-    /// hook unless [`call_hook_for_every_rejection`] is set.
+    /// hook unless [`call_hook_for_every_rejection`] is set. Narrowings have
+    /// a budget of their own under the same limit.
     ///
     /// [`call_hook_for_every_rejection`]: InvalidScopeObserverLayer::call_hook_for_every_rejection
     ///
@@ -139,6 +214,7 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     /// ```
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.budget = Arc::new(EventBudget::new(limit));
+        self.narrowing_budget = Arc::new(EventBudget::new(limit));
         self
     }
 
@@ -247,8 +323,26 @@ impl<G, H> InvalidScopeObserverLayer<G, H> {
     }
 }
 
-impl<S, G: Clone, H: Clone> Layer<S> for InvalidScopeObserverLayer<G, H> {
-    type Service = InvalidScopeObserver<S, G, H>;
+impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
+    /// Keeps at most `bytes` bytes of each form body and JSON answer (8 KiB
+    /// by default). A form cut by the limit still gives the parameters
+    /// before the cut; a JSON answer longer than the limit is not reported.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+    ///     .observe_bodies()
+    ///     .body_limit(16 * 1024);
+    /// # drop(layer);
+    /// ```
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.settings.body_limit = bytes;
+        self
+    }
+}
+
+impl<S, G: Clone, H: Clone, R> Layer<S> for InvalidScopeObserverLayer<G, H, R> {
+    type Service = InvalidScopeObserver<S, G, H, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
         InvalidScopeObserver::from_parts(
@@ -258,6 +352,7 @@ impl<S, G: Clone, H: Clone> Layer<S> for InvalidScopeObserverLayer<G, H> {
                 on_rejection: self.on_rejection.clone(),
                 known_scopes: self.known_scopes.clone(),
                 budget: Arc::clone(&self.budget),
+                narrowing_budget: Arc::clone(&self.narrowing_budget),
                 #[cfg(feature = "metrics")]
                 metrics: self.metrics.clone(),
                 settings: self.settings,
@@ -266,11 +361,12 @@ impl<S, G: Clone, H: Clone> Layer<S> for InvalidScopeObserverLayer<G, H> {
     }
 }
 
-impl<G, H> fmt::Debug for InvalidScopeObserverLayer<G, H> {
+impl<G, H, R> fmt::Debug for InvalidScopeObserverLayer<G, H, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InvalidScopeObserverLayer")
             .field("grantable", &std::any::type_name::<G>())
             .field("on_rejection", &std::any::type_name::<H>())
+            .field("reads", &std::any::type_name::<R>())
             .field("known_scopes", &self.known_scopes)
             .field("budget", &self.budget)
             .field("settings", &self.settings)

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bodies;
 mod captured_request;
 mod event;
 mod future;
@@ -9,6 +10,7 @@ mod grantable;
 mod layer;
 mod log_safe;
 mod missing_scopes;
+mod narrowing;
 mod observe;
 mod on_rejection;
 #[cfg(feature = "posthog")]
@@ -17,13 +19,16 @@ mod rate_limit;
 mod redirect;
 mod redirect_statuses;
 mod rejection;
+mod request_parameters;
 mod scope;
 mod scope_decision;
 #[cfg(feature = "metrics")]
 mod scope_metrics;
 mod service;
 mod surfaces;
+mod token_answer;
 
+pub use crate::bodies::{HeadersOnly, WithBodies};
 pub use crate::future::ResponseFuture;
 pub use crate::grantable::GrantableScopes;
 pub use crate::layer::InvalidScopeObserverLayer;
@@ -54,3 +59,21 @@ pub const TARGET: &str = "invalid_scope_observer";
 /// assert_eq!(invalid_scope_observer::AUTHORIZE_EVENT, "oauth.authorize.invalid_scope");
 /// ```
 pub const AUTHORIZE_EVENT: &str = "oauth.authorize.invalid_scope";
+
+/// The message of the event emitted for each `invalid_scope` JSON answer of
+/// the token or PAR endpoint (read when the layer
+/// [observes bodies](InvalidScopeObserverLayer::observe_bodies)).
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::TOKEN_EVENT, "oauth.token.invalid_scope");
+/// ```
+pub const TOKEN_EVENT: &str = "oauth.token.invalid_scope";
+
+/// The message of the event emitted when a server grants fewer scopes than
+/// were requested instead of rejecting (INFO by default, see
+/// [`narrowing_level`](InvalidScopeObserverLayer::narrowing_level)).
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::NARROWED_EVENT, "oauth.scope_narrowed");
+/// ```
+pub const NARROWED_EVENT: &str = "oauth.scope_narrowed";

@@ -6,26 +6,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use http::header::LOCATION;
-use http::Response;
+use http::{Response, StatusCode};
+use tracing::Level;
 
 use crate::captured_request::CapturedRequest;
 use crate::log_safe::cut_to_chars;
+use crate::narrowing::ScopeNarrowing;
 use crate::rate_limit::{Admission, EventBudget};
 use crate::redirect::carries_invalid_scope;
 use crate::redirect_statuses::RedirectStatuses;
+use crate::token_answer::TokenAnswer;
 use crate::{
     event, GrantableScopes, InvalidScopeRejection, OnRejection, ScopeDecision, ScopeSet, TARGET,
 };
 
 /// What every service of one layer shares: the grantable source, the hook,
-/// the known scopes, the event budget and the settings. Each request holds it
-/// through one `Arc`.
+/// the known scopes, the event budgets and the settings. Each request holds
+/// it through one `Arc`.
 #[derive(Debug)]
 pub(crate) struct Observer<G, H> {
     pub(crate) grantable: G,
     pub(crate) on_rejection: H,
     pub(crate) known_scopes: Option<ScopeSet>,
     pub(crate) budget: Arc<EventBudget>,
+    pub(crate) narrowing_budget: Arc<EventBudget>,
     #[cfg(feature = "metrics")]
     pub(crate) metrics: Option<crate::ScopeMetrics>,
     pub(crate) settings: Settings,
@@ -37,6 +41,9 @@ pub(crate) struct Settings {
     pub(crate) limits: EventLimits,
     /// Whether the hook sees rejections the rate limit kept from the log.
     pub(crate) hook_sees_every_rejection: bool,
+    pub(crate) narrowing_level: Level,
+    /// How many bytes of a form body or a JSON answer are kept.
+    pub(crate) body_limit: usize,
 }
 
 /// How much of a peer's values one event carries.
@@ -59,27 +66,66 @@ impl Default for Settings {
                 user_agent_chars: 200,
             },
             hook_sees_every_rejection: false,
+            narrowing_level: Level::INFO,
+            body_limit: 8 * 1024,
         }
     }
 }
 
 impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// Looks at a response: the status first, then the `Location` bytes, and
-    /// only for a rejection does it parse, diff, emit and call the hook.
-    pub(crate) fn observe<B>(&self, request: CapturedRequest, response: &Response<B>) {
-        if !self.settings.redirect_statuses.contains(response.status()) {
-            return;
+    /// only for a rejection does it parse, diff, emit and call the hook. A
+    /// response that is no rejection is looked at once more, for a
+    /// [`ScopeDecision`] that reports a narrowing.
+    pub(crate) fn observe<B>(&self, request: &CapturedRequest, response: &Response<B>) {
+        let decision = response.extensions().get::<ScopeDecision>();
+        if self.is_rejecting_redirect(response) {
+            self.guarded(|| {
+                self.report_rejection(request, response.status(), decision, Answer::Redirect)
+            });
+        } else if let Some(granted) = decision.and_then(|decision| decision.granted.as_ref()) {
+            self.guarded(|| {
+                self.report_narrowing(request, response.status(), decision, granted.clone())
+            });
         }
-        let Some(location) = response.headers().get(LOCATION) else {
-            return;
-        };
-        if !carries_invalid_scope(location.as_bytes()) {
-            return;
+    }
+
+    fn is_rejecting_redirect<B>(&self, response: &Response<B>) -> bool {
+        self.settings.redirect_statuses.contains(response.status())
+            && response
+                .headers()
+                .get(LOCATION)
+                .is_some_and(|location| carries_invalid_scope(location.as_bytes()))
+    }
+
+    /// Looks at a JSON answer of the token or PAR endpoint, once its body
+    /// has gone by: an `invalid_scope` error is a rejection, a grant whose
+    /// `scope` lacks requested scopes a narrowing.
+    pub(crate) fn observe_json_answer(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        json: &[u8],
+    ) {
+        match TokenAnswer::parse(json) {
+            TokenAnswer::InvalidScope => {
+                self.guarded(|| self.report_rejection(request, status, decision, Answer::Json))
+            }
+            TokenAnswer::Granted(scope) => self.guarded(|| {
+                let granted = decision
+                    .and_then(|decision| decision.granted.clone())
+                    .unwrap_or_else(|| ScopeSet::parse(&scope));
+                self.report_narrowing(request, status, decision, granted)
+            }),
+            TokenAnswer::Other => {}
         }
-        // User code runs below (the grantable source, the hook): whatever
-        // panics there, the response still reaches the client.
-        let reported = catch_unwind(AssertUnwindSafe(|| self.report(&request, response)));
-        if reported.is_err() {
+    }
+
+    /// Runs user code (the grantable source, the hook) so that whatever
+    /// panics there, the response still reaches the client.
+    fn guarded(&self, report: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(report)).is_err() {
             report_panic_once(
                 "oauth.authorize.invalid_scope.observer_panicked",
                 type_name::<G>(),
@@ -88,13 +134,19 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     }
 
     /// Rate-limits, builds the rejection, counts, emits and calls the hook.
-    fn report<B>(&self, request: &CapturedRequest, response: &Response<B>) {
+    fn report_rejection(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        answer: Answer,
+    ) {
         let admission = self.budget.admit();
         let suppressed = admission == Admission::Suppressed;
         if suppressed && !self.settings.hook_sees_every_rejection && !self.counts_in_metrics() {
             return;
         }
-        let mut rejection = self.rejection(request, response);
+        let mut rejection = self.rejection(request, status, decision, answer);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             metrics.record(&rejection);
@@ -119,20 +171,22 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         return false;
     }
 
-    fn rejection<B>(
+    fn rejection(
         &self,
         request: &CapturedRequest,
-        response: &Response<B>,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        answer: Answer,
     ) -> InvalidScopeRejection {
-        let limits = &self.settings.limits;
-        let decision = response.extensions().get::<ScopeDecision>();
-        let parameters = request.authorize_parameters();
+        let parameters = request.parameters();
         let requested_scopes = decision
             .and_then(|decision| decision.requested.clone())
-            .unwrap_or(parameters.scope);
+            .or(parameters.scope)
+            .unwrap_or_default();
+        let client_id = parameters.client_id.unwrap_or_default();
         let grantable_scopes = match decision.and_then(|decision| decision.grantable.clone()) {
             Some(grantable) => grantable,
-            None => self.grantable.grantable_scopes(&parameters.client_id),
+            None => self.grantable.grantable_scopes(&client_id),
         };
         let missing_scopes = requested_scopes.difference(&grantable_scopes);
         let (unknown_scopes, ungranted_known_scopes) = match &self.known_scopes {
@@ -142,20 +196,89 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             ),
             None => (None, None),
         };
-        let (client_id, client_id_cut) =
-            cut_to_chars(&parameters.client_id, limits.client_id_chars);
-        let (user_agent, user_agent_cut) = request.user_agent(limits.user_agent_chars);
+        let grant_type = match answer {
+            Answer::Redirect => None,
+            Answer::Json => Some(parameters.grant_type.unwrap_or_default()),
+        };
+        let who = self.who_asked(request, &client_id, grant_type.as_deref());
         InvalidScopeRejection {
             requested_scopes,
             grantable_scopes,
             missing_scopes,
             unknown_scopes,
             ungranted_known_scopes,
-            client_id: client_id.to_string(),
-            user_agent,
-            status: response.status(),
+            client_id: who.client_id,
+            grant_type: who.grant_type,
+            user_agent: who.user_agent,
+            status,
             suppressed_before: 0,
-            text_cut: client_id_cut || user_agent_cut,
+            text_cut: who.text_cut,
+        }
+    }
+
+    /// Reports `requested - granted` when it is not empty, `requested`
+    /// coming from the decision or else from the request.
+    fn report_narrowing(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        granted_scopes: ScopeSet,
+    ) {
+        let parameters = request.parameters();
+        let requested_scopes = decision
+            .and_then(|decision| decision.requested.clone())
+            .or(parameters.scope)
+            .unwrap_or_default();
+        let dropped_scopes = requested_scopes.difference(&granted_scopes);
+        if dropped_scopes.is_empty() {
+            return;
+        }
+        let Admission::Admitted { suppressed_before } = self.narrowing_budget.admit() else {
+            return;
+        };
+        let client_id = parameters.client_id.unwrap_or_default();
+        let who = self.who_asked(request, &client_id, parameters.grant_type.as_deref());
+        let narrowing = ScopeNarrowing {
+            requested_scopes,
+            granted_scopes,
+            dropped_scopes,
+            client_id: who.client_id,
+            grant_type: who.grant_type,
+            user_agent: who.user_agent,
+            status,
+            suppressed_before,
+            text_cut: who.text_cut,
+        };
+        event::emit_narrowing(
+            &narrowing,
+            &self.settings.limits,
+            self.settings.narrowing_level,
+        );
+    }
+
+    /// The peer-chosen texts of a report, cut to the layer's limits.
+    fn who_asked(
+        &self,
+        request: &CapturedRequest,
+        client_id: &str,
+        grant_type: Option<&str>,
+    ) -> WhoAsked {
+        let limits = &self.settings.limits;
+        let (client_id, client_id_cut) = cut_to_chars(client_id, limits.client_id_chars);
+        let (grant_type, grant_type_cut) = match grant_type {
+            Some(grant_type) => {
+                let (kept, cut) = cut_to_chars(grant_type, limits.client_id_chars);
+                (Some(kept.to_string()), cut)
+            }
+            None => (None, false),
+        };
+        let (user_agent, user_agent_cut) = request.user_agent(limits.user_agent_chars);
+        WhoAsked {
+            client_id: client_id.to_string(),
+            grant_type,
+            user_agent,
+            text_cut: client_id_cut || grant_type_cut || user_agent_cut,
         }
     }
 
@@ -172,6 +295,23 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             );
         }
     }
+}
+
+/// How the inner service answered a rejection.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// A redirect whose `Location` carries `error=invalid_scope`.
+    Redirect,
+    /// A JSON body whose `error` is `invalid_scope`.
+    Json,
+}
+
+/// The client, grant type and user agent of a report, cut to size.
+struct WhoAsked {
+    client_id: String,
+    grant_type: Option<String>,
+    user_agent: String,
+    text_cut: bool,
 }
 
 /// Reports the first panic of user code at ERROR, naming the type it came

@@ -40,6 +40,7 @@ pub struct InvalidScopeRejection {
     pub(crate) unknown_scopes: Option<ScopeSet>,
     pub(crate) ungranted_known_scopes: Option<ScopeSet>,
     pub(crate) client_id: String,
+    pub(crate) grant_type: Option<String>,
     pub(crate) user_agent: String,
     pub(crate) status: StatusCode,
     pub(crate) suppressed_before: u64,
@@ -91,13 +92,34 @@ impl InvalidScopeRejection {
         &self.client_id
     }
 
+    /// The token request's decoded `grant_type` (cut like `client_id`) when
+    /// the rejection was a JSON answer of the token or PAR endpoint (`""` if
+    /// the request named none); `None` for an authorization redirect.
+    pub fn grant_type(&self) -> Option<&str> {
+        self.grant_type.as_deref()
+    }
+
+    /// The message of this rejection's event: [`AUTHORIZE_EVENT`] for a
+    /// redirect, [`TOKEN_EVENT`] for a JSON answer.
+    ///
+    /// [`AUTHORIZE_EVENT`]: crate::AUTHORIZE_EVENT
+    /// [`TOKEN_EVENT`]: crate::TOKEN_EVENT
+    pub fn event_name(&self) -> &'static str {
+        if self.grant_type.is_some() {
+            crate::TOKEN_EVENT
+        } else {
+            crate::AUTHORIZE_EVENT
+        }
+    }
+
     /// The request's `User-Agent` (lossy UTF-8, cut to the layer's limit),
     /// `""` when it had none.
     pub fn user_agent(&self) -> &str {
         &self.user_agent
     }
 
-    /// The status of the redirect that carried the rejection.
+    /// The status of the response that carried the rejection (a 3xx
+    /// redirect, or a 400 or 401 JSON answer).
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -5,11 +5,15 @@ use crate::ScopeSet;
 /// A response extension through which the inner service tells the layer
 /// what it decided, when it knows better than the request's query.
 ///
-/// The layer reads it only from responses it reports. Each scope list set
-/// here wins over what the layer would work out itself: `grantable` over the
-/// layer's [`GrantableScopes`](crate::GrantableScopes) source, `requested`
-/// over the request's `scope` query parameter (useful when the scopes came in
-/// a form body, a pushed request or a signed request object).
+/// Each scope list set here wins over what the layer would work out itself:
+/// `grantable` over the layer's [`GrantableScopes`](crate::GrantableScopes)
+/// source, `requested` over the request's `scope` parameter (needed when the
+/// scopes came in a pushed request (PAR, RFC 9126) or a signed request
+/// object (JAR, RFC 9101), which the layer cannot read). `granted` reports a
+/// silent narrowing: when it lacks requested scopes, the layer emits
+/// `oauth.scope_narrowed` for any response that carries the decision.
+///
+/// With axum, return `(Extension(decision), response)` from a handler.
 ///
 /// # Example
 ///
@@ -31,6 +35,7 @@ use crate::ScopeSet;
 pub struct ScopeDecision {
     pub(crate) requested: Option<ScopeSet>,
     pub(crate) grantable: Option<ScopeSet>,
+    pub(crate) granted: Option<ScopeSet>,
 }
 
 impl ScopeDecision {
@@ -63,6 +68,22 @@ impl ScopeDecision {
         self
     }
 
+    /// The scopes the inner service granted. When they lack any requested
+    /// scope, the layer reports the response as a narrowing
+    /// (`oauth.scope_narrowed`, INFO by default), even if it is a success.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{ScopeDecision, ScopeSet};
+    /// let decision = ScopeDecision::new()
+    ///     .requested(ScopeSet::parse("openid admin"))
+    ///     .granted(ScopeSet::parse("openid"));
+    /// assert_eq!(decision.granted_scopes(), Some(&ScopeSet::parse("openid")));
+    /// ```
+    pub fn granted(mut self, scopes: ScopeSet) -> Self {
+        self.granted = Some(scopes);
+        self
+    }
+
     /// The requested scopes set with [`ScopeDecision::requested`], if any.
     pub fn requested_scopes(&self) -> Option<&ScopeSet> {
         self.requested.as_ref()
@@ -71,5 +92,10 @@ impl ScopeDecision {
     /// The grantable scopes set with [`ScopeDecision::grantable`], if any.
     pub fn grantable_scopes(&self) -> Option<&ScopeSet> {
         self.grantable.as_ref()
+    }
+
+    /// The granted scopes set with [`ScopeDecision::granted`], if any.
+    pub fn granted_scopes(&self) -> Option<&ScopeSet> {
+        self.granted.as_ref()
     }
 }

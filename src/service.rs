@@ -1,12 +1,14 @@
 //! [`InvalidScopeObserver`]: the middleware service.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
 
+use crate::bodies::HeadersOnly;
 use crate::captured_request::CapturedRequest;
 use crate::observe::Observer;
 use crate::{GrantableScopes, OnRejection, ResponseFuture};
@@ -15,7 +17,11 @@ use crate::{GrantableScopes, OnRejection, ResponseFuture};
 /// wraps. Build it with [`InvalidScopeObserverLayer`].
 ///
 /// It adds no error (its `Error` is `S::Error`), forwards `poll_ready`, and
-/// hands every response and error back exactly as `S` produced them.
+/// hands every response and error back exactly as `S` produced them. `R` is
+/// what it reads: [`HeadersOnly`] by default, where request and response
+/// types are those of `S`; [`WithBodies`](crate::bodies::WithBodies), where
+/// bodies are wrapped in [`RequestBody`](crate::bodies::RequestBody) and
+/// [`ResponseBody`](crate::bodies::ResponseBody).
 ///
 /// [`InvalidScopeObserverLayer`]: crate::InvalidScopeObserverLayer
 ///
@@ -38,14 +44,19 @@ use crate::{GrantableScopes, OnRejection, ResponseFuture};
 /// assert_eq!(*response.body(), "consent page");
 /// # }
 /// ```
-pub struct InvalidScopeObserver<S, G, H = ()> {
-    inner: S,
-    observer: Arc<Observer<G, H>>,
+pub struct InvalidScopeObserver<S, G, H = (), R = HeadersOnly> {
+    pub(crate) inner: S,
+    pub(crate) observer: Arc<Observer<G, H>>,
+    reads: PhantomData<fn() -> R>,
 }
 
-impl<S, G, H> InvalidScopeObserver<S, G, H> {
+impl<S, G, H, R> InvalidScopeObserver<S, G, H, R> {
     pub(crate) fn from_parts(inner: S, observer: Arc<Observer<G, H>>) -> Self {
-        Self { inner, observer }
+        Self {
+            inner,
+            observer,
+            reads: PhantomData,
+        }
     }
 
     /// The wrapped service.
@@ -64,7 +75,7 @@ impl<S, G, H> InvalidScopeObserver<S, G, H> {
     }
 }
 
-impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H>
+impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H, HeadersOnly>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     G: GrantableScopes,
@@ -89,21 +100,19 @@ where
     }
 }
 
-impl<S: Clone, G, H> Clone for InvalidScopeObserver<S, G, H> {
+impl<S: Clone, G, H, R> Clone for InvalidScopeObserver<S, G, H, R> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            observer: Arc::clone(&self.observer),
-        }
+        Self::from_parts(self.inner.clone(), Arc::clone(&self.observer))
     }
 }
 
-impl<S: fmt::Debug, G, H> fmt::Debug for InvalidScopeObserver<S, G, H> {
+impl<S: fmt::Debug, G, H, R> fmt::Debug for InvalidScopeObserver<S, G, H, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InvalidScopeObserver")
             .field("inner", &self.inner)
             .field("grantable", &std::any::type_name::<G>())
             .field("on_rejection", &std::any::type_name::<H>())
+            .field("reads", &std::any::type_name::<R>())
             .field("settings", &self.observer.settings)
             .finish()
     }

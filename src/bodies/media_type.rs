@@ -1,0 +1,53 @@
+//! Which bodies are worth a look, by their `Content-Type`.
+
+use http::header::CONTENT_TYPE;
+use http::HeaderMap;
+
+/// Whether `headers` name `essence` (such as `application/json`) as the
+/// content type, whatever the parameters (`; charset=utf-8`) or the case.
+pub(crate) fn has_media_type(headers: &HeaderMap, essence: &str) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|media_type| media_type.essence_str() == essence)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn typed(value: &'static [u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_bytes(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn parameters_and_case_do_not_matter() {
+        for value in [
+            &b"application/json"[..],
+            b"application/json; charset=utf-8",
+            b"Application/JSON;charset=UTF-8",
+        ] {
+            assert!(has_media_type(&typed(value), "application/json"));
+        }
+    }
+
+    #[test]
+    fn other_types_and_garbage_do_not_match() {
+        for value in [
+            &b"text/json"[..],
+            b"application/jsonp",
+            b"application/problem+json",
+            b"application",
+            b"",
+            b"application/json\xff",
+        ] {
+            assert!(!has_media_type(&typed(value), "application/json"));
+        }
+        assert!(!has_media_type(&HeaderMap::new(), "application/json"));
+    }
+}

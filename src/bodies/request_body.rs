@@ -1,0 +1,180 @@
+//! [`RequestBody`]: a request body that remembers the first bytes of a form
+//! as the inner service reads it.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{ready, Context, Poll};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::bounded_bytes::BoundedBytes;
+use crate::request_parameters::RequestParameters;
+
+pin_project! {
+    /// The request body the inner service sees when the layer reads bodies
+    /// ([`observe_bodies`](crate::InvalidScopeObserverLayer::observe_bodies)).
+    ///
+    /// It yields exactly the frames of the original body, when the inner
+    /// service asks for them: it never reads ahead, delays or changes a
+    /// byte. For an `application/x-www-form-urlencoded` request it keeps a
+    /// copy of the first bytes (8 KiB by default), from which a report reads
+    /// `scope`, `client_id` and `grant_type`; any other body passes through
+    /// untouched and uncopied.
+    pub struct RequestBody<B> {
+        #[pin]
+        inner: B,
+        form: Option<FormCapture>,
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(crate) fn new(inner: B, form: Option<FormCapture>) -> Self {
+        Self { inner, form }
+    }
+
+    /// The original body.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B: Body> Body for RequestBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(form) = this.form {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        form.record(data);
+                    }
+                    if this.inner.is_end_stream() {
+                        form.end();
+                    }
+                }
+                None => form.end(),
+                Some(Err(_)) => {}
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("inner", &self.inner)
+            .field("observes_form", &self.form.is_some())
+            .finish()
+    }
+}
+
+/// The first bytes of a form body, shared between the body the inner
+/// service reads and the response path that reports.
+#[derive(Clone, Debug)]
+pub(crate) struct FormCapture(Arc<Mutex<SeenForm>>);
+
+#[derive(Debug)]
+struct SeenForm {
+    bytes: BoundedBytes,
+    ended: bool,
+}
+
+impl FormCapture {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self(Arc::new(Mutex::new(SeenForm {
+            bytes: BoundedBytes::new(limit),
+            ended: false,
+        })))
+    }
+
+    fn seen(&self) -> MutexGuard<'_, SeenForm> {
+        // Nothing panics while holding the lock; if something ever did, the
+        // bytes are still a valid prefix.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, data: &impl Buf) {
+        self.seen().bytes.record(data);
+    }
+
+    fn end(&self) {
+        self.seen().ended = true;
+    }
+
+    /// The parameters of the form as far as the inner service read it.
+    /// Unless the whole body was seen, only complete `name=value` pairs
+    /// count (those followed by `&`), so that a value cut by the limit or by
+    /// a body read halfway is never reported as if it were whole.
+    pub(crate) fn parameters(&self) -> RequestParameters {
+        let seen = self.seen();
+        let bytes = seen.bytes.as_slice();
+        let complete = if seen.ended && !seen.bytes.overflowed() {
+            bytes
+        } else {
+            memchr::memrchr(b'&', bytes).map_or(&[][..], |end| &bytes[..end])
+        };
+        RequestParameters::from_form(complete)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn capture(chunks: &[&'static [u8]], ended: bool, limit: usize) -> RequestParameters {
+        let form = FormCapture::new(limit);
+        for chunk in chunks {
+            form.record(&Bytes::from_static(chunk));
+        }
+        if ended {
+            form.end();
+        }
+        form.parameters()
+    }
+
+    #[test]
+    fn chunks_are_joined_before_decoding() {
+        let parameters = capture(&[b"scope=a%2", b"0b&client_", b"id=c"], true, 1024);
+        assert_eq!(parameters.scope.unwrap().to_string(), "a b");
+        assert_eq!(parameters.client_id.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn an_unfinished_body_counts_only_complete_pairs() {
+        let parameters = capture(&[b"client_id=c&scope=a+b"], false, 1024);
+        assert_eq!(parameters.client_id.as_deref(), Some("c"));
+        assert_eq!(parameters.scope, None);
+    }
+
+    #[test]
+    fn a_body_past_the_limit_counts_only_complete_pairs() {
+        let parameters = capture(&[b"client_id=c&scope=a+bcdefgh"], true, 20);
+        assert_eq!(parameters.client_id.as_deref(), Some("c"));
+        assert_eq!(parameters.scope, None);
+    }
+
+    #[test]
+    fn nothing_read_is_nothing_known() {
+        assert_eq!(capture(&[], false, 1024), RequestParameters::default());
+    }
+}

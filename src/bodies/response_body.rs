@@ -1,0 +1,166 @@
+//! [`ResponseBody`]: a response body that watches a JSON answer go by.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use http::StatusCode;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::bounded_bytes::BoundedBytes;
+use crate::captured_request::CapturedRequest;
+use crate::observe::Observer;
+use crate::{GrantableScopes, OnRejection, ScopeDecision};
+
+pin_project! {
+    /// The response body the client receives when the layer reads bodies
+    /// ([`observe_bodies`](crate::InvalidScopeObserverLayer::observe_bodies)).
+    ///
+    /// It yields exactly the frames of the inner service's body, as the
+    /// server asks for them. For a JSON answer worth a look (a `400` or
+    /// `401`, or a `2xx` to a form request) it keeps a copy of the first
+    /// bytes (8 KiB by default) and, once the body has gone by, reads it as
+    /// a token endpoint answer; any other body passes through uncopied. An
+    /// answer longer than the limit, cut short, or failed by a body error is
+    /// not reported.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        watch: Option<Box<JsonWatch>>,
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn new(inner: B, watch: Option<JsonWatch>) -> Self {
+        Self {
+            inner,
+            watch: watch.map(Box::new),
+        }
+    }
+
+    /// The inner service's body. Whatever has gone by is reported now.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(watch) = this.watch.as_mut() {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        watch.json.record(data);
+                    }
+                    // Servers stop polling once the body says it has ended:
+                    // report now rather than when the body is dropped.
+                    if this.inner.is_end_stream() {
+                        *this.watch = None;
+                    }
+                }
+                None => *this.watch = None,
+                Some(Err(_)) => watch.failed = true,
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("inner", &self.inner)
+            .field("watches_json", &self.watch.is_some())
+            .finish()
+    }
+}
+
+/// A JSON answer being watched. Dropping it (at the end of the body, or
+/// when the body is dropped) reads what went by and reports it.
+pub(crate) struct JsonWatch {
+    json: BoundedBytes,
+    failed: bool,
+    request: CapturedRequest,
+    status: StatusCode,
+    decision: Option<ScopeDecision>,
+    observer: Arc<dyn ObserveJsonAnswer>,
+}
+
+impl JsonWatch {
+    pub(crate) fn new(
+        request: CapturedRequest,
+        status: StatusCode,
+        decision: Option<ScopeDecision>,
+        observer: Arc<dyn ObserveJsonAnswer>,
+        limit: usize,
+    ) -> Self {
+        Self {
+            json: BoundedBytes::new(limit),
+            failed: false,
+            request,
+            status,
+            decision,
+            observer,
+        }
+    }
+}
+
+impl Drop for JsonWatch {
+    fn drop(&mut self) {
+        if self.failed || self.json.overflowed() {
+            return;
+        }
+        self.observer.observe_json_answer(
+            &self.request,
+            self.status,
+            self.decision.as_ref(),
+            self.json.as_slice(),
+        );
+    }
+}
+
+/// An [`Observer`] with its grantable source and hook types erased, so that
+/// [`ResponseBody`] needs no type parameters but the body's.
+pub(crate) trait ObserveJsonAnswer: Send + Sync {
+    fn observe_json_answer(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        json: &[u8],
+    );
+}
+
+impl<G, H> ObserveJsonAnswer for Observer<G, H>
+where
+    G: GrantableScopes + Send + Sync,
+    H: OnRejection + Send + Sync,
+{
+    fn observe_json_answer(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        json: &[u8],
+    ) {
+        Observer::observe_json_answer(self, request, status, decision, json)
+    }
+}

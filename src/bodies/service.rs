@@ -1,0 +1,43 @@
+//! `Service` for an [`InvalidScopeObserver`] that reads bodies.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::media_type::has_media_type;
+use super::{FormCapture, RequestBody, ResponseBody, ResponseFuture, WithBodies};
+use crate::captured_request::CapturedRequest;
+use crate::{GrantableScopes, InvalidScopeObserver, OnRejection};
+
+impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H, WithBodies>
+where
+    S: Service<Request<RequestBody<ReqB>>, Response = Response<ResB>>,
+    G: GrantableScopes + Send + Sync + 'static,
+    H: OnRejection + Send + Sync + 'static,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, G, H>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let mut captured = CapturedRequest::capture(&request);
+        let form = has_media_type(request.headers(), "application/x-www-form-urlencoded")
+            .then(|| FormCapture::new(self.observer.settings.body_limit));
+        if let Some(form) = &form {
+            captured = captured.with_form(&request, form.clone());
+        }
+        let request = request.map(|body| RequestBody::new(body, form));
+        ResponseFuture::new(
+            self.inner.call(request),
+            captured,
+            Arc::clone(&self.observer),
+        )
+    }
+}

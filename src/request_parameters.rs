@@ -1,0 +1,189 @@
+//! [`RequestParameters`]: the OAuth parameters a report needs, read from a
+//! query, a form body or HTTP Basic client credentials.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use http::HeaderValue;
+
+use crate::ScopeSet;
+
+/// `scope`, `client_id` and `grant_type` as one source (a query, a form
+/// body, an `Authorization` header) gave them; `None` when it had none.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct RequestParameters {
+    pub(crate) scope: Option<ScopeSet>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) grant_type: Option<String>,
+}
+
+impl RequestParameters {
+    /// Reads an authorization request's query (RFC 6749 §4.1.1): `scope`
+    /// and `client_id`, and stops as soon as it has both.
+    pub(crate) fn from_query(query: &str) -> Self {
+        Self::from_urlencoded(query.as_bytes(), false)
+    }
+
+    /// Reads an `application/x-www-form-urlencoded` body: `scope`,
+    /// `client_id` and, for the token endpoint, `grant_type`.
+    pub(crate) fn from_form(body: &[u8]) -> Self {
+        Self::from_urlencoded(body, true)
+    }
+
+    /// RFC 6749 §3.1 forbids repeating a parameter; when a peer does, the
+    /// first occurrence counts.
+    fn from_urlencoded(bytes: &[u8], wants_grant_type: bool) -> Self {
+        let mut parameters = Self::default();
+        for (name, value) in form_urlencoded::parse(bytes) {
+            match &*name {
+                "scope" if parameters.scope.is_none() => {
+                    parameters.scope = Some(ScopeSet::parse(&value))
+                }
+                "client_id" if parameters.client_id.is_none() => {
+                    parameters.client_id = Some(value.into_owned())
+                }
+                "grant_type" if wants_grant_type && parameters.grant_type.is_none() => {
+                    parameters.grant_type = Some(value.into_owned())
+                }
+                _ => {}
+            }
+            if parameters.scope.is_some()
+                && parameters.client_id.is_some()
+                && (parameters.grant_type.is_some() || !wants_grant_type)
+            {
+                break;
+            }
+        }
+        parameters
+    }
+
+    /// The client identifier of `Authorization: Basic` client credentials
+    /// (RFC 6749 §2.3.1): base64 of `client_id:secret`, each part
+    /// form-urlencoded. The secret is never kept.
+    pub(crate) fn from_basic_credentials(authorization: &HeaderValue) -> Self {
+        let client_id = (|| {
+            let credentials = authorization.as_bytes().strip_prefix(b"Basic ")?;
+            let decoded = STANDARD.decode(credentials.trim_ascii()).ok()?;
+            let encoded_id = decoded.split(|&byte| byte == b':').next()?;
+            // The identifier is form-urlencoded, so it holds no raw `=` or
+            // `&`: decoded as a form, it is the first parameter's name.
+            let (client_id, _) = form_urlencoded::parse(encoded_id).next()?;
+            Some(client_id.into_owned())
+        })();
+        Self {
+            client_id,
+            ..Self::default()
+        }
+    }
+
+    /// Each parameter as `self` gives it, or else as `fallback` does.
+    pub(crate) fn or(self, fallback: Self) -> Self {
+        Self {
+            scope: self.scope.or(fallback.scope),
+            client_id: self.client_id.or(fallback.client_id),
+            grant_type: self.grant_type.or(fallback.grant_type),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(query: &str) -> (String, String) {
+        let parameters = RequestParameters::from_query(query);
+        (
+            parameters.scope.unwrap_or_default().to_string(),
+            parameters.client_id.unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn plus_and_percent_twenty_are_spaces() {
+        assert_eq!(query("scope=a+b&client_id=c").0, "a b");
+        assert_eq!(query("scope=a%20b").0, "a b");
+        assert_eq!(query("scope=a%2Bb").0, "a+b");
+    }
+
+    #[test]
+    fn duplicates_and_empty_tokens_are_dropped_in_request_order() {
+        assert_eq!(query("scope=c++a+c+b+a").0, "c a b");
+    }
+
+    #[test]
+    fn missing_parameters_are_none() {
+        assert_eq!(
+            RequestParameters::from_query(""),
+            RequestParameters::default()
+        );
+        assert_eq!(
+            RequestParameters::from_query("response_type=code"),
+            RequestParameters::default()
+        );
+        // Present but empty is not missing: it wins over a fallback.
+        assert_eq!(
+            RequestParameters::from_query("scope=").scope,
+            Some(ScopeSet::new())
+        );
+    }
+
+    #[test]
+    fn client_id_is_decoded_and_first_occurrence_wins() {
+        assert_eq!(
+            query("client_id=my%20app&scope=x&client_id=evil&scope=y"),
+            ("x".to_string(), "my app".to_string())
+        );
+    }
+
+    #[test]
+    fn queries_carry_no_grant_type_and_forms_do() {
+        let text = "grant_type=client_credentials&scope=a";
+        assert_eq!(RequestParameters::from_query(text).grant_type, None);
+        assert_eq!(
+            RequestParameters::from_form(text.as_bytes()).grant_type,
+            Some("client_credentials".to_string())
+        );
+    }
+
+    #[test]
+    fn malformed_input_never_panics() {
+        for text in [
+            "%",
+            "scope=%",
+            "scope=%zz",
+            "=&=&",
+            "scope",
+            "scope=%FF%FE",
+            "&&&",
+        ] {
+            let _ = RequestParameters::from_query(text);
+            let _ = RequestParameters::from_form(text.as_bytes());
+        }
+        assert_eq!(query("scope=%FF").0, "\u{fffd}");
+        let _ = RequestParameters::from_form(b"scope=\xff\xfe&client_id=\x00");
+    }
+
+    #[test]
+    fn earlier_sources_win_field_by_field() {
+        let query = RequestParameters::from_query("client_id=from-query");
+        let form = RequestParameters::from_form(b"client_id=from-form&scope=a");
+        let merged = query.or(form);
+        assert_eq!(merged.client_id.as_deref(), Some("from-query"));
+        assert_eq!(merged.scope, Some(ScopeSet::parse("a")));
+    }
+
+    fn basic(value: &str) -> Option<String> {
+        RequestParameters::from_basic_credentials(&HeaderValue::from_str(value).unwrap()).client_id
+    }
+
+    #[test]
+    fn basic_credentials_give_the_decoded_client_id_only() {
+        // base64("my+app%21:s3cr3t")
+        let value = format!("Basic {}", STANDARD.encode("my+app%21:s3cr3t"));
+        assert_eq!(basic(&value).as_deref(), Some("my app!"));
+        let no_secret = format!("Basic {}", STANDARD.encode("only-id"));
+        assert_eq!(basic(&no_secret).as_deref(), Some("only-id"));
+        assert_eq!(basic("Bearer abc"), None);
+        assert_eq!(basic("Basic !!!not-base64"), None);
+        assert_eq!(basic("Basic "), None);
+    }
+}

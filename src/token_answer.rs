@@ -1,0 +1,99 @@
+//! [`TokenAnswer`]: what a JSON answer of the token or PAR endpoint says
+//! about scopes.
+
+use serde::Deserialize;
+
+/// The two members of a token endpoint answer that matter here: `error`
+/// (RFC 6749 §5.2) and `scope` (§5.1). Every other member, an access token
+/// included, is skipped by the parser without being copied.
+#[derive(Deserialize)]
+struct Members {
+    error: Option<String>,
+    scope: Option<String>,
+}
+
+/// A JSON answer, as far as scopes go.
+#[derive(Debug, PartialEq)]
+pub(crate) enum TokenAnswer {
+    /// `{"error": "invalid_scope", ...}`.
+    InvalidScope,
+    /// A success that names the scopes it granted.
+    Granted(String),
+    /// Anything else, including bytes that are not one whole JSON object.
+    Other,
+}
+
+impl TokenAnswer {
+    /// Reads a complete JSON document; a prefix cut short is [`Other`].
+    ///
+    /// [`Other`]: TokenAnswer::Other
+    pub(crate) fn parse(json: &[u8]) -> Self {
+        match serde_json::from_slice::<Members>(json) {
+            Ok(Members {
+                error: Some(error), ..
+            }) if error == "invalid_scope" => Self::InvalidScope,
+            Ok(Members {
+                error: None,
+                scope: Some(scope),
+            }) => Self::Granted(scope),
+            _ => Self::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_scope_error_is_recognised_whatever_else_it_says() {
+        for json in [
+            r#"{"error":"invalid_scope"}"#,
+            r#"{"error_description":"scope \"admin\" is not allowed","error":"invalid_scope","state":"x"}"#,
+            " {\n \"error\" : \"invalid\\u005fscope\" } \n",
+        ] {
+            assert_eq!(TokenAnswer::parse(json.as_bytes()), TokenAnswer::InvalidScope);
+        }
+    }
+
+    #[test]
+    fn other_errors_and_lookalikes_are_not() {
+        for json in [
+            r#"{"error":"invalid_request","error_description":"invalid_scope"}"#,
+            r#"{"error":"invalid_scopes"}"#,
+            r#"{"message":"invalid_scope"}"#,
+            r#"["invalid_scope"]"#,
+            r#"{"error":"invalid_scope""#,
+            r#"{"error":"invalid_"#,
+            r#"{"error":"invalid_scope","error":"invalid_scope"}"#,
+            "",
+            "\u{feff}{}",
+        ] {
+            assert_eq!(
+                TokenAnswer::parse(json.as_bytes()),
+                TokenAnswer::Other,
+                "{json}"
+            );
+        }
+        assert_eq!(TokenAnswer::parse(b"\xff\xfe{"), TokenAnswer::Other);
+    }
+
+    #[test]
+    fn a_success_gives_its_scope_and_skips_the_token() {
+        let json = r#"{"access_token":"secret","token_type":"Bearer","scope":"openid email"}"#;
+        assert_eq!(
+            TokenAnswer::parse(json.as_bytes()),
+            TokenAnswer::Granted("openid email".to_string())
+        );
+        assert_eq!(
+            TokenAnswer::parse(br#"{"access_token":"secret"}"#),
+            TokenAnswer::Other
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let json = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(TokenAnswer::parse(json.as_bytes()), TokenAnswer::Other);
+    }
+}
