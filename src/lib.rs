@@ -41,7 +41,9 @@ pub use crate::rejection::InvalidScopeRejection;
 pub use crate::scope::{ScopeIter, ScopeSet};
 pub use crate::scope_decision::ScopeDecision;
 #[cfg(feature = "metrics")]
-pub use crate::scope_metrics::{ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE};
+pub use crate::scope_metrics::{
+    ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE, TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+};
 pub use crate::service::InvalidScopeObserver;
 pub use crate::surfaces::{DriftViolation, ScopeDrift, ScopeSurfaces};
 

@@ -111,7 +111,7 @@ fn exception_options(
     rejection: &InvalidScopeRejection,
 ) -> Result<CaptureExceptionOptions, posthog_rs::Error> {
     let mut options = CaptureExceptionOptions::new()
-        .fingerprint("oauth.authorize.invalid_scope")
+        .fingerprint(rejection.event_name())
         .level("warning")
         .property("missing_scopes", rejection.missing_scopes().to_string())?
         .property("requested_scopes", rejection.requested_scopes().to_string())?
@@ -119,6 +119,9 @@ fn exception_options(
         .property("client_id", rejection.client_id())?
         .property("user_agent", rejection.user_agent())?
         .property("status", rejection.status().as_u16())?;
+    if let Some(grant_type) = rejection.grant_type() {
+        options = options.property("grant_type", grant_type)?;
+    }
     if let Some(unknown) = rejection.unknown_scopes() {
         options = options.property("unknown_scopes", unknown.to_string())?;
     }

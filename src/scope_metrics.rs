@@ -3,11 +3,18 @@
 
 use crate::{InvalidScopeRejection, ScopeSet};
 
-/// The counter of rejections, one series per missing scope.
+/// The counter of authorization redirect rejections, one series per missing
+/// scope.
 pub const REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_authorize_invalid_scope_total";
 
+/// The counter of token and PAR endpoint rejections (JSON answers, seen when
+/// the layer [observes bodies](crate::InvalidScopeObserverLayer::observe_bodies)),
+/// labelled like [`REJECTIONS_BY_MISSING_SCOPE`].
+pub const TOKEN_REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_token_invalid_scope_total";
+
 /// Counts every rejection (before the event rate limit, so the numbers are
-/// exact) in the counter `oauth_authorize_invalid_scope_total`, with one
+/// exact) in the counter `oauth_authorize_invalid_scope_total` (token and PAR
+/// endpoint rejections in `oauth_token_invalid_scope_total`), with one
 /// increment per rejection for each distinct `missing_scope` label:
 /// - a missing scope in the registry you give is its own label value;
 /// - any other missing scope (a typo, a probe) counts as `other`, so a peer
@@ -64,6 +71,10 @@ impl ScopeMetrics {
     }
 
     pub(crate) fn record(&self, rejection: &InvalidScopeRejection) {
+        let counter = match rejection.grant_type() {
+            None => REJECTIONS_BY_MISSING_SCOPE,
+            Some(_) => TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+        };
         let missing = rejection.missing_scopes();
         let known_missing = missing.intersection(&self.known_scopes);
         let any_other = known_missing.len() < missing.len();
@@ -75,11 +86,10 @@ impl ScopeMetrics {
             let missing_scope = label.to_string();
             if self.client_id_label {
                 let client_id = rejection.client_id().to_string();
-                ::metrics::counter!(REJECTIONS_BY_MISSING_SCOPE, "missing_scope" => missing_scope, "client_id" => client_id)
+                ::metrics::counter!(counter, "missing_scope" => missing_scope, "client_id" => client_id)
                     .increment(1);
             } else {
-                ::metrics::counter!(REJECTIONS_BY_MISSING_SCOPE, "missing_scope" => missing_scope)
-                    .increment(1);
+                ::metrics::counter!(counter, "missing_scope" => missing_scope).increment(1);
             }
         }
     }

@@ -52,7 +52,10 @@ mod tests {
             r#"{"error_description":"scope \"admin\" is not allowed","error":"invalid_scope","state":"x"}"#,
             " {\n \"error\" : \"invalid\\u005fscope\" } \n",
         ] {
-            assert_eq!(TokenAnswer::parse(json.as_bytes()), TokenAnswer::InvalidScope);
+            assert_eq!(
+                TokenAnswer::parse(json.as_bytes()),
+                TokenAnswer::InvalidScope
+            );
         }
     }
 

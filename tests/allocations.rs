@@ -1,6 +1,9 @@
 //! Pass-through costs no allocation: counted with an instrumented global
 //! allocator, which is deterministic where a timing is not.
 //!
+//! Each count is given for the default layer and for one that reads bodies
+//! (for requests that are not forms, and answers that are not JSON errors).
+//!
 //! One test only, so no other test thread allocates while a region counts.
 
 use std::alloc::System;
@@ -21,9 +24,9 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Calls `service` with `request` and polls the future to completion (it is
 /// ready at once), counting the allocations of call, poll and drop.
-fn allocations<S>(service: &mut S, request: Request<()>) -> usize
+fn allocations<S, B>(service: &mut S, request: Request<()>) -> usize
 where
-    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
 {
     let region = Region::new(GLOBAL);
     let response = {
@@ -40,28 +43,41 @@ where
     region.change().allocations
 }
 
-/// Allocations the layer adds to one request: observed minus bare.
-fn added_allocations(
-    make_request: impl Fn() -> Request<()>,
+/// An inner service that answers `status` with `location` at once, for any
+/// request body type.
+fn answering<B>(
     status: StatusCode,
     location: &'static str,
-) -> isize {
-    let inner = service_fn(move |_request: Request<()>| {
+) -> impl Service<Request<B>, Response = Response<()>, Error = Infallible> + Clone {
+    service_fn(move |_request: Request<B>| {
         let response = Response::builder()
             .status(status)
             .header(LOCATION, HeaderValue::from_static(location))
             .body(())
             .unwrap();
         std::future::ready(Ok::<_, Infallible>(response))
-    });
-    let mut bare = inner;
-    let mut observed = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email")).layer(inner);
+    })
+}
+
+/// Allocations the layer adds to one request: observed minus bare, for the
+/// default layer and for one that reads bodies.
+fn added_allocations(
+    make_request: impl Fn() -> Request<()>,
+    status: StatusCode,
+    location: &'static str,
+) -> [isize; 2] {
+    let mut bare = answering(status, location);
+    let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email"));
+    let mut observed = layer.clone().layer(answering(status, location));
+    let mut reading_bodies = layer.observe_bodies().layer(answering(status, location));
     // Warm up once each (thread-locals, lazy statics), then count.
     allocations(&mut bare, make_request());
     allocations(&mut observed, make_request());
+    allocations(&mut reading_bodies, make_request());
     let bare = allocations(&mut bare, make_request()) as isize;
     let observed = allocations(&mut observed, make_request()) as isize;
-    observed - bare
+    let reading_bodies = allocations(&mut reading_bodies, make_request()) as isize;
+    [observed - bare, reading_bodies - bare]
 }
 
 /// A `Uri` over bytes that are already shared, as hyper's parser hands them
@@ -95,7 +111,7 @@ fn pass_through_allocates_nothing() {
         let no_query = || request(Uri::from_static("/authorize"));
         assert_eq!(
             added_allocations(no_query, status, location),
-            0,
+            [0, 0],
             "no query, {status}"
         );
 
@@ -103,7 +119,7 @@ fn pass_through_allocates_nothing() {
         let shared = || request(shared_uri(QUERY));
         assert_eq!(
             added_allocations(shared, status, location),
-            0,
+            [0, 0],
             "shared uri, {status}"
         );
 
@@ -113,7 +129,7 @@ fn pass_through_allocates_nothing() {
         let parsed = || request(QUERY.parse().unwrap());
         assert_eq!(
             added_allocations(parsed, status, location),
-            1,
+            [1, 1],
             "parsed uri, {status}"
         );
     }

@@ -8,9 +8,10 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use http::Request;
+use invalid_scope_observer::bodies::{self, RequestBody, ResponseBody};
 use invalid_scope_observer::{
     InvalidScopeObserver, InvalidScopeObserverLayer, InvalidScopeRejection, ResponseFuture,
-    ScopeSet,
+    ScopeSet, WithBodies,
 };
 use tower::Service;
 
@@ -37,6 +38,33 @@ fn layer_service_and_future_are_send_sync_static_and_clone() {
         .layer(InvalidScopeObserverLayer::new(ScopeSet::new()))
         .service(Router::new().route("/", get(|| async { "" })));
     send(&service.call(Request::new(Body::empty())));
+}
+
+#[test]
+fn reading_bodies_keeps_every_bound() {
+    send_sync_static::<InvalidScopeObserverLayer<ScopeSet, Hook, WithBodies>>();
+    clone::<InvalidScopeObserverLayer<ScopeSet, Hook, WithBodies>>();
+    send_sync_static::<InvalidScopeObserver<Inner, ScopeSet, Hook, WithBodies>>();
+    clone::<InvalidScopeObserver<Inner, ScopeSet, Hook, WithBodies>>();
+    send_static::<
+        bodies::ResponseFuture<
+            <Inner as Service<Request<RequestBody<Body>>>>::Future,
+            ScopeSet,
+            Hook,
+        >,
+    >();
+    send_static::<RequestBody<Body>>();
+    send_static::<ResponseBody<Body>>();
+
+    let mut service = tower::ServiceBuilder::new()
+        .layer(InvalidScopeObserverLayer::new(ScopeSet::new()).observe_bodies())
+        .service(Router::new().route("/", get(|| async { "" })));
+    send(&service.call(Request::new(Body::empty())));
+
+    let _: Router = Router::new()
+        .route("/token", get(|| async { "" }))
+        .route_layer(InvalidScopeObserverLayer::new(ScopeSet::new()).observe_bodies())
+        .layer(InvalidScopeObserverLayer::new(ScopeSet::new()).observe_bodies());
 }
 
 #[test]

@@ -278,7 +278,12 @@ struct Frames(VecDeque<Bytes>);
 
 impl Frames {
     fn new(frames: &[&'static str]) -> Self {
-        Self(frames.iter().map(|frame| Bytes::from_static(frame.as_bytes())).collect())
+        Self(
+            frames
+                .iter()
+                .map(|frame| Bytes::from_static(frame.as_bytes()))
+                .collect(),
+        )
     }
 }
 
@@ -379,7 +384,10 @@ fn through_oneshot(surface: &Surface) -> Run {
     let ((status, response_bytes), events) = run_captured(async {
         let response = layer().layer(inner).oneshot(request).await.unwrap();
         let status = response.status();
-        (status, response.into_body().collect().await.unwrap().to_bytes())
+        (
+            status,
+            response.into_body().collect().await.unwrap().to_bytes(),
+        )
     });
     let frames_seen = frames_seen.lock().unwrap().clone();
     Run {

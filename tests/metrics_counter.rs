@@ -110,3 +110,65 @@ fn client_id_is_a_label_only_when_asked() {
         )]
     );
 }
+
+#[test]
+fn token_rejections_have_a_counter_of_their_own() {
+    use http::header::CONTENT_TYPE;
+    use http::Response;
+    use http_body_util::{BodyExt, Full};
+    use invalid_scope_observer::bodies::RequestBody;
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let inner = tower::service_fn(
+        |request: Request<RequestBody<Full<bytes::Bytes>>>| async move {
+            request.into_body().collect().await.unwrap();
+            Ok::<_, std::convert::Infallible>(
+                Response::builder()
+                    .status(400)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Full::new(bytes::Bytes::from_static(
+                        br#"{"error":"invalid_scope"}"#,
+                    )))
+                    .unwrap(),
+            )
+        },
+    );
+    let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+        .count_in_metrics(ScopeMetrics::new(REGISTRY))
+        .observe_bodies()
+        .layer(inner);
+    metrics::with_local_recorder(&recorder, || {
+        let request = Request::post("/token")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(bytes::Bytes::from_static(
+                b"grant_type=client_credentials&scope=user%3Aread+dashboard%3Awrite",
+            )))
+            .unwrap();
+        support::block_on(async {
+            let response = service.oneshot(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        });
+    });
+    let series: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let labels: Vec<_> = key
+                .key()
+                .labels()
+                .map(|label| (label.key().to_string(), label.value().to_string()))
+                .collect();
+            (key.key().name().to_string(), labels, value)
+        })
+        .collect();
+    assert_eq!(
+        series,
+        [(
+            invalid_scope_observer::TOKEN_REJECTIONS_BY_MISSING_SCOPE.to_string(),
+            label("dashboard:write"),
+            DebugValue::Counter(1)
+        )]
+    );
+}
