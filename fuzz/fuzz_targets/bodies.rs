@@ -1,0 +1,91 @@
+//! Any bytes as a form request body and a JSON answer, each cut into frames
+//! anywhere, through a layer that reads bodies: never a panic, and both
+//! bodies come out byte for byte.
+#![no_main]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{Request, Response};
+use http_body::{Body, Frame};
+use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+use libfuzzer_sys::fuzz_target;
+use tower::{service_fn, Layer, ServiceExt};
+
+struct Frames(VecDeque<Bytes>);
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+    }
+}
+
+/// `bytes` in frames of `width` bytes (at least one).
+fn framed(bytes: &[u8], width: u8) -> Frames {
+    let width = usize::from(width.max(1));
+    Frames(bytes.chunks(width).map(Bytes::copy_from_slice).collect())
+}
+
+/// Reads a body to its end; every body here is ready at once.
+fn read_all<B: Body<Data = Bytes> + Unpin>(mut body: B) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut cx = Context::from_waker(Waker::noop());
+    while let Poll::Ready(Some(frame)) = Pin::new(&mut body).poll_frame(&mut cx) {
+        if let Ok(data) = frame.ok().expect("no body errors here").into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    bytes
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [status, form_width, answer_width, rest @ ..] = data else {
+        return;
+    };
+    let split = rest.iter().position(|&byte| byte == 0xff).unwrap_or(rest.len());
+    let (form, answer) = rest.split_at(split);
+    let answer = answer.get(1..).unwrap_or(&[]).to_vec();
+    let status = [200u16, 400, 401][usize::from(*status) % 3];
+    let answer_width = *answer_width;
+    let expected_answer = answer.clone();
+
+    let inner = service_fn(move |request: Request<RequestBody<Frames>>| {
+        let received = read_all(request.into_body());
+        let answer = framed(&answer, answer_width);
+        let mut response = Response::builder()
+            .status(status)
+            .header(CONTENT_TYPE, "application/json")
+            .body(answer)
+            .unwrap();
+        response.extensions_mut().insert(received);
+        std::future::ready(Ok::<_, Infallible>(response))
+    });
+    let service = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email"))
+        .rate_limit(RateLimit::unlimited())
+        .observe_bodies()
+        .body_limit(512)
+        .layer(inner);
+    let request = Request::post("/token")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(framed(form, *form_width))
+        .unwrap();
+    let future = service.oneshot(request);
+    let Poll::Ready(response) = pin!(future).poll(&mut Context::from_waker(Waker::noop())) else {
+        unreachable!("the inner service answers at once");
+    };
+    let response = response.unwrap();
+    assert_eq!(response.extensions().get::<Vec<u8>>().unwrap(), form);
+    assert_eq!(read_all(response.into_body()), expected_answer);
+});

@@ -1,0 +1,162 @@
+//! Property tests for a layer that reads bodies: for any form body and any
+//! JSON-typed answer, cut into frames anywhere, the layer never panics,
+//! hands both bodies on byte for byte, and reports exactly what it reports
+//! when each body comes in one frame.
+
+mod support;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{Request, Response};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+use proptest::prelude::*;
+use support::{block_on, capture, ours};
+use tower::{service_fn, Layer, ServiceExt};
+
+struct Frames(VecDeque<Bytes>);
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+    }
+}
+
+/// `bytes` cut at `cuts` (positions taken modulo the length).
+fn framed(bytes: &[u8], cuts: &[usize]) -> Frames {
+    let mut positions: Vec<usize> = cuts
+        .iter()
+        .map(|cut| cut % (bytes.len() + 1))
+        .chain([0, bytes.len()])
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    Frames(
+        positions
+            .windows(2)
+            .map(|pair| Bytes::copy_from_slice(&bytes[pair[0]..pair[1]]))
+            .collect(),
+    )
+}
+
+/// What one run reports (message and fields of each event of ours), and
+/// the bytes the inner service and the client received.
+type Outcome = (Vec<BTreeMap<String, String>>, Vec<u8>, Vec<u8>);
+
+fn run(
+    form: &[u8],
+    form_cuts: &[usize],
+    answer: &[u8],
+    answer_cuts: &[usize],
+    status: u16,
+) -> Outcome {
+    let answer_frames = framed(answer, answer_cuts);
+    let answer_frames = std::sync::Mutex::new(Some(answer_frames));
+    let inner = service_fn(move |request: Request<RequestBody<Frames>>| {
+        let answer = answer_frames.lock().unwrap().take().unwrap();
+        async move {
+            let received = request.into_body().collect().await.unwrap().to_bytes();
+            let mut response = Response::builder()
+                .status(status)
+                .header(CONTENT_TYPE, "application/json")
+                .body(answer)
+                .unwrap();
+            // Hands the bytes the inner service read back to the test.
+            response.extensions_mut().insert(received);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let service = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email"))
+        .rate_limit(RateLimit::unlimited())
+        .observe_bodies()
+        .body_limit(256)
+        .layer(inner);
+    let request = Request::post("/token")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(framed(form, form_cuts))
+        .unwrap();
+    let ((received, answered), events) = capture(|| {
+        block_on(async {
+            let response = service.oneshot(request).await.unwrap();
+            let received = response.extensions().get::<Bytes>().unwrap().clone();
+            let answered = response.into_body().collect().await.unwrap().to_bytes();
+            (received, answered)
+        })
+    });
+    let reported = ours(&events)
+        .into_iter()
+        .map(|event| event.fields.clone())
+        .collect();
+    (reported, received.to_vec(), answered.to_vec())
+}
+
+fn form_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"scope=".to_vec()),
+        Just(b"client_id=".to_vec()),
+        Just(b"grant_type=".to_vec()),
+        Just(b"&".to_vec()),
+        Just(b"+".to_vec()),
+        Just(b"%3A".to_vec()),
+        Just(b"%".to_vec()),
+        Just(b"openid".to_vec()),
+        Just(b"admin".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
+fn answer_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(br#"{"error":"invalid_scope"}"#.to_vec()),
+        Just(br#"{"scope":"openid"}"#.to_vec()),
+        Just(br#"{"error":"#.to_vec()),
+        Just(br#""invalid_scope""#.to_vec()),
+        Just(b"}".to_vec()),
+        Just(b" ".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn frames_change_nothing(
+        form in prop::collection::vec(form_piece(), 0..12).prop_map(|pieces| pieces.concat()),
+        answer in prop::collection::vec(answer_piece(), 0..4).prop_map(|pieces| pieces.concat()),
+        form_cuts in prop::collection::vec(any::<usize>(), 0..6),
+        answer_cuts in prop::collection::vec(any::<usize>(), 0..6),
+        status in prop::sample::select(vec![200u16, 400, 401]),
+    ) {
+        let whole = run(&form, &[], &answer, &[], status);
+        let cut = run(&form, &form_cuts, &answer, &answer_cuts, status);
+        prop_assert_eq!(&cut.1, &form, "the inner service got other bytes");
+        prop_assert_eq!(&cut.2, &answer, "the client got other bytes");
+        prop_assert_eq!(cut.0, whole.0);
+    }
+}
+
+#[test]
+fn the_property_sees_reports() {
+    // Guard against a property that holds because nothing is ever reported.
+    let form = b"grant_type=client_credentials&scope=openid+admin";
+    let answer = br#"{"error":"invalid_scope"}"#;
+    let (reported, _, _) = run(form, &[13, 40, 47], answer, &[10, 15], 400);
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0]["missing_scopes"], "admin");
+    let (reported, _, _) = run(form, &[3], br#"{"scope":"openid"}"#, &[12], 200);
+    assert_eq!(reported[0]["dropped_scopes"], "admin");
+}
