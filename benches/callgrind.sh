@@ -15,7 +15,8 @@ count() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 printf '%-20s %12s\n' scenario instructions/request
-for scenario in ok_bare ok_observed code_bare code_observed rejection_bare rejection_observed; do
+for scenario in ok_bare ok_observed ok_bodies code_bare code_observed code_bodies \
+  rejection_bare rejection_observed rejection_bodies; do
   small=$(count "$scenario" 1000)
   large=$(count "$scenario" 11000)
   printf '%-20s %12d\n' "$scenario" $(( (large - small) / 10000 ))

@@ -23,9 +23,9 @@ use tower::{service_fn, Layer, Service};
 mod support;
 use support::{now, HyperBuilt, AUTHORIZE, CODE_REDIRECT, REJECTION};
 
-fn run<S>(mut service: S, requests: usize)
+fn run<S, B>(mut service: S, requests: usize)
 where
-    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
 {
     let hyper_built = HyperBuilt::new(AUTHORIZE);
     for _ in 0..requests {
@@ -35,11 +35,11 @@ where
     }
 }
 
-fn answering(
+fn answering<B>(
     status: StatusCode,
     location: &'static str,
-) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible> + Clone {
-    service_fn(move |_request: Request<()>| {
+) -> impl Service<Request<B>, Response = Response<()>, Error = Infallible> + Clone {
+    service_fn(move |_request: Request<B>| {
         let mut response = Response::new(());
         *response.status_mut() = status;
         if !location.is_empty() {
@@ -65,14 +65,21 @@ fn main() {
         Some("code") => (StatusCode::FOUND, CODE_REDIRECT),
         Some("rejection") => (StatusCode::FOUND, REJECTION),
         _ => {
-            eprintln!("usage: instructions {{ok,code,rejection}}_{{bare,observed}} REQUESTS");
+            eprintln!(
+                "usage: instructions {{ok,code,rejection}}_{{bare,observed,bodies}} REQUESTS"
+            );
             return;
         }
     };
-    let inner = answering(status, location);
     if scenario.ends_with("_observed") {
-        run(layer.layer(inner), requests);
+        run(layer.layer(answering(status, location)), requests);
+    } else if scenario.ends_with("_bodies") {
+        // A layer that reads bodies, on requests that are not forms.
+        run(
+            layer.observe_bodies().layer(answering(status, location)),
+            requests,
+        );
     } else {
-        run(inner, requests);
+        run(answering::<()>(status, location), requests);
     }
 }

@@ -47,9 +47,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let output = ready!(this.inner.poll(cx));
-        if let (Ok(response), Some((request, observer))) = (&output, this.pending.take()) {
-            observer.observe(&request, response);
+        if let (Ok(response), Some((request, observer))) = (&output, this.pending.as_ref()) {
+            observer.observe(request, response);
         }
+        // Dropped in place rather than moved out first: less to copy.
+        *this.pending = None;
         Poll::Ready(output)
     }
 }

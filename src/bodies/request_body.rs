@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use bytes::Buf;
+use http::HeaderValue;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -86,10 +87,18 @@ impl<B: fmt::Debug> fmt::Debug for RequestBody<B> {
     }
 }
 
-/// The first bytes of a form body, shared between the body the inner
-/// service reads and the response path that reports.
+/// What the layer keeps of a form request: the first bytes of its body,
+/// shared between the body the inner service reads and the response path
+/// that reports, and its `Authorization` header (for HTTP Basic client
+/// credentials). One allocation per form request; none for other requests.
 #[derive(Clone, Debug)]
-pub(crate) struct FormCapture(Arc<Mutex<SeenForm>>);
+pub(crate) struct FormCapture(Arc<FormRequest>);
+
+#[derive(Debug)]
+struct FormRequest {
+    seen: Mutex<SeenForm>,
+    authorization: Option<HeaderValue>,
+}
 
 #[derive(Debug)]
 struct SeenForm {
@@ -98,17 +107,20 @@ struct SeenForm {
 }
 
 impl FormCapture {
-    pub(crate) fn new(limit: usize) -> Self {
-        Self(Arc::new(Mutex::new(SeenForm {
-            bytes: BoundedBytes::new(limit),
-            ended: false,
-        })))
+    pub(crate) fn new(limit: usize, authorization: Option<HeaderValue>) -> Self {
+        Self(Arc::new(FormRequest {
+            seen: Mutex::new(SeenForm {
+                bytes: BoundedBytes::new(limit),
+                ended: false,
+            }),
+            authorization,
+        }))
     }
 
     fn seen(&self) -> MutexGuard<'_, SeenForm> {
         // Nothing panics while holding the lock; if something ever did, the
         // bytes are still a valid prefix.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn record(&self, data: &impl Buf) {
@@ -119,19 +131,29 @@ impl FormCapture {
         self.seen().ended = true;
     }
 
-    /// The parameters of the form as far as the inner service read it.
+    /// The parameters of the form as far as the inner service read it,
+    /// then (`client_id` only) of HTTP Basic client credentials.
+    ///
     /// Unless the whole body was seen, only complete `name=value` pairs
     /// count (those followed by `&`), so that a value cut by the limit or by
     /// a body read halfway is never reported as if it were whole.
     pub(crate) fn parameters(&self) -> RequestParameters {
-        let seen = self.seen();
-        let bytes = seen.bytes.as_slice();
-        let complete = if seen.ended && !seen.bytes.overflowed() {
-            bytes
-        } else {
-            memchr::memrchr(b'&', bytes).map_or(&[][..], |end| &bytes[..end])
+        let from_body = {
+            let seen = self.seen();
+            let bytes = seen.bytes.as_slice();
+            let complete = if seen.ended && !seen.bytes.overflowed() {
+                bytes
+            } else {
+                memchr::memrchr(b'&', bytes).map_or(&[][..], |end| &bytes[..end])
+            };
+            RequestParameters::from_form(complete)
         };
-        RequestParameters::from_form(complete)
+        match &self.0.authorization {
+            Some(authorization) => {
+                from_body.or(RequestParameters::from_basic_credentials(authorization))
+            }
+            None => from_body,
+        }
     }
 }
 
@@ -142,7 +164,7 @@ mod tests {
     use super::*;
 
     fn capture(chunks: &[&'static [u8]], ended: bool, limit: usize) -> RequestParameters {
-        let form = FormCapture::new(limit);
+        let form = FormCapture::new(limit, None);
         for chunk in chunks {
             form.record(&Bytes::from_static(chunk));
         }

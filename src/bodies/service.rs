@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http::header::AUTHORIZATION;
 use http::{Request, Response};
 use tower_service::Service;
 
@@ -28,10 +29,13 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let mut captured = CapturedRequest::capture(&request);
-        let form = has_media_type(request.headers(), "application/x-www-form-urlencoded")
-            .then(|| FormCapture::new(self.observer.settings.body_limit));
+        let form =
+            has_media_type(request.headers(), "application/x-www-form-urlencoded").then(|| {
+                let authorization = request.headers().get(AUTHORIZATION).cloned();
+                FormCapture::new(self.observer.settings.body_limit, authorization)
+            });
         if let Some(form) = &form {
-            captured = captured.with_form(&request, form.clone());
+            captured = captured.with_form(form.clone());
         }
         let request = request.map(|body| RequestBody::new(body, form));
         ResponseFuture::new(
