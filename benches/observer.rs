@@ -13,9 +13,10 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use http::header::{AUTHORIZATION, LOCATION, USER_AGENT};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, USER_AGENT};
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::Empty;
+use http_body::Body as HttpBody;
+use http_body_util::{Empty, Full};
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use tower::{service_fn, Layer, Service};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -36,16 +37,16 @@ fn from_str_request(uri: &str) -> Request<Body> {
 }
 
 /// An inner service that answers every request with `status` and `location`.
-fn answering(
+fn answering<B>(
     status: StatusCode,
     location: &'static str,
 ) -> impl Service<
-    Request<Body>,
+    Request<B>,
     Response = Response<Body>,
     Error = Infallible,
     Future = std::future::Ready<Result<Response<Body>, Infallible>>,
 > + Clone {
-    service_fn(move |_request: Request<Body>| {
+    service_fn(move |_request: Request<B>| {
         let mut response = Response::new(Body::new());
         *response.status_mut() = status;
         if !location.is_empty() {
@@ -57,9 +58,9 @@ fn answering(
     })
 }
 
-fn one_request<S>(service: &mut S, request: Request<Body>) -> S::Response
+fn one_request<S, B>(service: &mut S, request: Request<B>) -> S::Response
 where
-    S: Service<Request<Body>, Error = Infallible>,
+    S: Service<Request<B>, Error = Infallible>,
 {
     now(std::future::poll_fn(|cx| service.poll_ready(cx))).unwrap();
     now(service.call(request)).unwrap()
@@ -82,7 +83,7 @@ fn twenty_grantable() -> ScopeSet {
 fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'static str) {
     let mut group = c.benchmark_group(group_name);
     let hyper_built = HyperBuilt::new(AUTHORIZE);
-    let inner = answering(status, location);
+    let inner = answering::<Body>(status, location);
     let observed_layer = observer(twenty_grantable());
 
     let mut bare = inner.clone();
@@ -92,6 +93,18 @@ fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'st
     let mut observed = observed_layer.layer(inner.clone());
     group.bench_function("observed", |b| {
         b.iter(|| one_request(&mut observed, black_box(hyper_built.request::<Body>())))
+    });
+    let mut reading_bodies = observed_layer
+        .clone()
+        .observe_bodies()
+        .layer(answering(status, location));
+    group.bench_function("observed_reading_bodies", |b| {
+        b.iter(|| {
+            one_request(
+                &mut reading_bodies,
+                black_box(hyper_built.request::<Body>()),
+            )
+        })
     });
     let mut sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]).layer(inner.clone());
     group.bench_function("tower_http_sensitive_headers", |b| {
@@ -122,6 +135,63 @@ fn pass_through(c: &mut Criterion) {
         CODE_REDIRECT,
     );
     peers(c, "rejection", StatusCode::FOUND, REJECTION);
+}
+
+/// A token endpoint: a form POST whose body the inner service reads, and a
+/// JSON answer the server writes out, bare and behind a layer that reads
+/// bodies, for an `invalid_scope` error and for a grant (nothing to report).
+fn token_endpoint(c: &mut Criterion) {
+    const FORM: &[u8] = b"grant_type=client_credentials&client_id=wizard&scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b";
+    for (group_name, status, answer) in [
+        ("token_rejection", 400, &br#"{"error":"invalid_scope","error_description":"missing:a missing:b"}"#[..]),
+        ("token_grant", 200, &br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600}"#[..]),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        let request = || {
+            Request::post("/token")
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(USER_AGENT, USER_AGENT_TEXT)
+                .body(Full::new(Bytes::from_static(FORM)))
+                .unwrap()
+        };
+        let mut bare = token_answering(status, answer);
+        group.bench_function("bare", |b| {
+            b.iter(|| drain(one_request(&mut bare, black_box(request())).into_body()))
+        });
+        let mut observed = observer(twenty_grantable())
+            .observe_bodies()
+            .layer(token_answering(status, answer));
+        group.bench_function("observed_reading_bodies", |b| {
+            b.iter(|| drain(one_request(&mut observed, black_box(request())).into_body()))
+        });
+        group.finish();
+    }
+}
+
+/// A token endpoint that reads the whole form, then answers `answer`.
+fn token_answering<B: HttpBody + Unpin>(
+    status: u16,
+    answer: &'static [u8],
+) -> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible> {
+    service_fn(move |request: Request<B>| {
+        drain(request.into_body());
+        let response = Response::builder()
+            .status(status)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(answer)))
+            .unwrap();
+        std::future::ready(Ok::<_, Infallible>(response))
+    })
+}
+
+/// Reads a body that is ready at once to its end, as a server writes it out.
+fn drain<B: HttpBody + Unpin>(mut body: B) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    while let std::task::Poll::Ready(Some(frame)) =
+        std::pin::Pin::new(&mut body).poll_frame(&mut cx)
+    {
+        black_box(frame.is_ok());
+    }
 }
 
 /// The rejection path with a real formatter: JSON lines into `io::sink()`.
@@ -182,6 +252,7 @@ fn growth(c: &mut Criterion) {
 criterion_group!(
     benches,
     pass_through,
+    token_endpoint,
     rejection_with_json_subscriber,
     growth
 );

@@ -55,6 +55,18 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
     );
 }
 
+/// Whether a narrowing event at `level` would be recorded, asked before the
+/// rate budget is spent on it.
+pub(crate) fn narrowing_enabled(level: Level) -> bool {
+    match level {
+        Level::ERROR => tracing::enabled!(target: TARGET, Level::ERROR),
+        Level::WARN => tracing::enabled!(target: TARGET, Level::WARN),
+        Level::INFO => tracing::enabled!(target: TARGET, Level::INFO),
+        Level::DEBUG => tracing::enabled!(target: TARGET, Level::DEBUG),
+        _ => tracing::enabled!(target: TARGET, Level::TRACE),
+    }
+}
+
 /// Emits `oauth.scope_narrowed` at `level`, bounded and escaped like a
 /// rejection.
 pub(crate) fn emit_narrowing(narrowing: &ScopeNarrowing, limits: &EventLimits, level: Level) {

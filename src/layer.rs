@@ -20,7 +20,8 @@ use crate::{InvalidScopeObserver, ScopeSet};
 ///
 /// `G` is where grantable scopes come from (a [`GrantableScopes`]), `H` the
 /// hook (an [`OnRejection`], `()` by default), `R` what the layer reads
-/// ([`HeadersOnly`] by default, [`WithBodies`] after
+/// ([`HeadersOnly`](crate::bodies::HeadersOnly) by default,
+/// [`WithBodies`](crate::bodies::WithBodies) after
 /// [`observe_bodies`](InvalidScopeObserverLayer::observe_bodies)).
 ///
 /// [`GrantableScopes`]: crate::GrantableScopes
@@ -326,7 +327,9 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
 impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     /// Keeps at most `bytes` bytes of each form body and JSON answer (8 KiB
     /// by default). A form cut by the limit still gives the parameters
-    /// before the cut; a JSON answer longer than the limit is not reported.
+    /// before the cut; a JSON answer longer than the limit is not reported
+    /// (so `0` reads no body at all). Only a layer that reads bodies has
+    /// this setting.
     ///
     /// ```
     /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};

@@ -28,7 +28,6 @@ mod service;
 mod surfaces;
 mod token_answer;
 
-pub use crate::bodies::{HeadersOnly, WithBodies};
 pub use crate::future::ResponseFuture;
 pub use crate::grantable::GrantableScopes;
 pub use crate::layer::InvalidScopeObserverLayer;

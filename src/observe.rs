@@ -109,16 +109,16 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         json: &[u8],
     ) {
         match TokenAnswer::parse(json) {
-            TokenAnswer::InvalidScope => {
+            TokenAnswer::InvalidScope if status.is_client_error() => {
                 self.guarded(|| self.report_rejection(request, status, decision, Answer::Json))
             }
-            TokenAnswer::Granted(scope) => self.guarded(|| {
+            TokenAnswer::Granted(scope) if status.is_success() => self.guarded(|| {
                 let granted = decision
                     .and_then(|decision| decision.granted.clone())
                     .unwrap_or_else(|| ScopeSet::parse(&scope));
                 self.report_narrowing(request, status, decision, granted)
             }),
-            TokenAnswer::Other => {}
+            _ => {}
         }
     }
 
@@ -232,6 +232,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             .unwrap_or_default();
         let dropped_scopes = requested_scopes.difference(&granted_scopes);
         if dropped_scopes.is_empty() {
+            return;
+        }
+        if !event::narrowing_enabled(self.settings.narrowing_level) {
             return;
         }
         let Admission::Admitted { suppressed_before } = self.narrowing_budget.admit() else {

@@ -61,7 +61,13 @@ impl RequestParameters {
     /// form-urlencoded. The secret is never kept.
     pub(crate) fn from_basic_credentials(authorization: &HeaderValue) -> Self {
         let client_id = (|| {
-            let credentials = authorization.as_bytes().strip_prefix(b"Basic ")?;
+            // RFC 9110 §11.1: the scheme is case-insensitive, then 1*SP.
+            let value = authorization.as_bytes();
+            let space = memchr::memchr(b' ', value)?;
+            let (scheme, credentials) = value.split_at(space);
+            if !scheme.eq_ignore_ascii_case(b"Basic") {
+                return None;
+            }
             let decoded = STANDARD.decode(credentials.trim_ascii()).ok()?;
             let encoded_id = decoded.split(|&byte| byte == b':').next()?;
             // The identifier is form-urlencoded, so it holds no raw `=` or
@@ -182,7 +188,10 @@ mod tests {
         assert_eq!(basic(&value).as_deref(), Some("my app!"));
         let no_secret = format!("Basic {}", STANDARD.encode("only-id"));
         assert_eq!(basic(&no_secret).as_deref(), Some("only-id"));
+        let any_case = format!("bAsIc   {}", STANDARD.encode("wizard:x"));
+        assert_eq!(basic(&any_case).as_deref(), Some("wizard"));
         assert_eq!(basic("Bearer abc"), None);
+        assert_eq!(basic("Basicd2l6YXJkOng="), None);
         assert_eq!(basic("Basic !!!not-base64"), None);
         assert_eq!(basic("Basic "), None);
     }

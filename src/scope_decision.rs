@@ -11,7 +11,9 @@ use crate::ScopeSet;
 /// scopes came in a pushed request (PAR, RFC 9126) or a signed request
 /// object (JAR, RFC 9101), which the layer cannot read). `granted` reports a
 /// silent narrowing: when it lacks requested scopes, the layer emits
-/// `oauth.scope_narrowed` for any response that carries the decision.
+/// `oauth.scope_narrowed` for a response that carries the decision and is
+/// not itself a rejection (a redirect with an error, or a `400`/`401` JSON
+/// answer when the layer reads bodies).
 ///
 /// With axum, return `(Extension(decision), response)` from a handler.
 ///

@@ -78,7 +78,7 @@ fn run_with(
     layer: InvalidScopeObserverLayer<
         ScopeSet,
         impl invalid_scope_observer::OnRejection + Clone + Send + Sync + 'static,
-        invalid_scope_observer::WithBodies,
+        invalid_scope_observer::bodies::WithBodies,
     >,
     request: Request<Frames>,
     response: Response<Frames>,
@@ -105,7 +105,8 @@ fn run(request: Request<Frames>, response: Response<Frames>) -> Vec<CapturedEven
     run_with(bodies_layer(), request, response).1
 }
 
-fn bodies_layer() -> InvalidScopeObserverLayer<ScopeSet, (), invalid_scope_observer::WithBodies> {
+fn bodies_layer(
+) -> InvalidScopeObserverLayer<ScopeSet, (), invalid_scope_observer::bodies::WithBodies> {
     InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
         .rate_limit(RateLimit::unlimited())
         .observe_bodies()
@@ -160,6 +161,8 @@ fn lookalike_answers_are_not_rejections() {
         (500, "application/json", r#"{"error":"invalid_scope"}"#),
         (403, "application/json", r#"{"error":"invalid_scope"}"#),
         (400, "application/json", r#"{"error":"invalid_scope""#),
+        // An error is only a rejection in an error answer.
+        (200, "application/json", r#"{"error":"invalid_scope"}"#),
     ];
     for (status, content_type, body) in cases {
         let events = run(
@@ -176,6 +179,14 @@ fn lookalike_answers_are_not_rejections() {
         answer(401, "application/json", invalid_scope_json()),
     );
     assert_eq!(ours(&events).len(), 1, "401 counts");
+
+    // Compressed bytes are not JSON: such an answer is not looked at.
+    let mut compressed = answer(400, "application/json", invalid_scope_json());
+    compressed
+        .headers_mut()
+        .insert(http::header::CONTENT_ENCODING, "gzip".parse().unwrap());
+    let events = run(form_post(&["scope=admin"]), compressed);
+    assert!(ours(&events).is_empty(), "{events:?}");
 }
 
 #[test]

@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use http::Request;
-use invalid_scope_observer::bodies::{self, RequestBody, ResponseBody};
+use invalid_scope_observer::bodies::{self, RequestBody, ResponseBody, WithBodies};
 use invalid_scope_observer::{
     InvalidScopeObserver, InvalidScopeObserverLayer, InvalidScopeRejection, ResponseFuture,
-    ScopeSet, WithBodies,
+    ScopeSet,
 };
 use tower::Service;
 

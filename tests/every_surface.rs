@@ -22,9 +22,8 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use invalid_scope_observer::{
-    InvalidScopeObserverLayer, RateLimit, ScopeDecision, ScopeSet, WithBodies,
-};
+use invalid_scope_observer::bodies::WithBodies;
+use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeDecision, ScopeSet};
 use support::{ours, run_captured, CapturedEvent};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;

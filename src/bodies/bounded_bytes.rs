@@ -1,6 +1,7 @@
 //! [`BoundedBytes`]: a copy of the first bytes of a body, never more than a
 //! limit.
 
+use std::fmt;
 use std::io::IoSlice;
 
 use bytes::Buf;
@@ -10,8 +11,9 @@ use bytes::Buf;
 /// piece).
 const MAX_PIECES_PER_FRAME: usize = 16;
 
-/// The first `limit` bytes of a body, as its frames went by.
-#[derive(Debug)]
+/// The first `limit` bytes of a body, as its frames went by. Its capacity
+/// never exceeds `limit` either. Its `Debug` shows sizes only: the bytes may
+/// hold secrets (a client secret in a form, a token in an answer).
 pub(crate) struct BoundedBytes {
     bytes: Vec<u8>,
     limit: usize,
@@ -39,16 +41,28 @@ impl BoundedBytes {
         for piece in &pieces[..count] {
             let room = self.limit - self.bytes.len();
             if piece.len() > room {
-                self.bytes.extend_from_slice(&piece[..room]);
+                self.append(&piece[..room]);
                 self.overflowed = true;
                 return;
             }
-            self.bytes.extend_from_slice(piece);
+            self.append(piece);
             seen += piece.len();
         }
         if seen < data.remaining() {
             self.overflowed = true;
         }
+    }
+
+    /// Appends within the limit, growing by doubling (for many small
+    /// frames) but never past the limit (`Vec`'s own growth could reach
+    /// nearly twice it).
+    fn append(&mut self, bytes: &[u8]) {
+        let needed = self.bytes.len() + bytes.len();
+        if needed > self.bytes.capacity() {
+            let grown = needed.max(self.bytes.capacity() * 2).min(self.limit);
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(bytes);
     }
 
     /// The bytes kept so far.
@@ -59,6 +73,16 @@ impl BoundedBytes {
     /// Whether the body had more bytes than were kept.
     pub(crate) fn overflowed(&self) -> bool {
         self.overflowed
+    }
+}
+
+impl fmt::Debug for BoundedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedBytes")
+            .field("kept", &self.bytes.len())
+            .field("limit", &self.limit)
+            .field("overflowed", &self.overflowed)
+            .finish()
     }
 }
 
@@ -98,6 +122,21 @@ mod tests {
         kept.record(&frame);
         assert!(kept.overflowed());
         assert_eq!(kept.as_slice().len(), MAX_PIECES_PER_FRAME);
+    }
+
+    #[test]
+    fn capacity_stays_within_the_limit() {
+        let mut kept = BoundedBytes::new(1000);
+        kept.record(&Bytes::from(vec![b'a'; 999]));
+        kept.record(&Bytes::from_static(b"bc"));
+        assert_eq!(kept.as_slice().len(), 1000);
+        assert!(kept.bytes.capacity() <= 1000, "{}", kept.bytes.capacity());
+        let mut many = BoundedBytes::new(4096);
+        for _ in 0..5000 {
+            many.record(&Bytes::from_static(b"x"));
+        }
+        assert!(many.bytes.capacity() <= 4096);
+        assert!(!format!("{many:?}").contains("xx"), "Debug shows no bytes");
     }
 
     #[test]

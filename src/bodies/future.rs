@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use http::header::CONTENT_ENCODING;
 use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 
@@ -74,8 +75,17 @@ where
 /// Whether a response is a JSON answer that may report a scope problem: an
 /// error (`400`, or `401` as some servers answer), or a success to a form
 /// request (a token grant) that does not already carry a granted decision.
-/// Decided by status and headers, before the body is touched.
+/// Decided by status and headers, before the body is touched. A compressed
+/// answer is not looked at (the layer would see compressed bytes): put the
+/// layer inside any compression layer.
 fn watches_json_answer<B>(request: &CapturedRequest, response: &Response<B>) -> bool {
+    if response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        return false;
+    }
     let status = response.status();
     let worth_a_look = match status {
         StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => true,

@@ -36,7 +36,10 @@ impl<B> RequestBody<B> {
         Self { inner, form }
     }
 
-    /// The original body.
+    /// The original body, unwatched: frames read from it after this call
+    /// are not seen, so a report has only the form parameters read before.
+    /// Keep the `RequestBody` (axum's extractors and hyper take it as it is)
+    /// to keep them all.
     pub fn into_inner(self) -> B {
         self.inner
     }

@@ -21,10 +21,11 @@ pin_project! {
     /// It yields exactly the frames of the inner service's body, as the
     /// server asks for them. For a JSON answer worth a look (a `400` or
     /// `401`, or a `2xx` to a form request) it keeps a copy of the first
-    /// bytes (8 KiB by default) and, once the body has gone by, reads it as
-    /// a token endpoint answer; any other body passes through uncopied. An
-    /// answer longer than the limit, cut short, or failed by a body error is
-    /// not reported.
+    /// bytes (8 KiB by default) and reads them as a token endpoint answer
+    /// when the body is dropped, which a server does once it has written the
+    /// last frame: so the report never holds back a byte. Any other body
+    /// passes through uncopied. An answer longer than the limit, cut short,
+    /// or failed by a body error is not reported.
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
@@ -40,7 +41,10 @@ impl<B> ResponseBody<B> {
         }
     }
 
-    /// The inner service's body. Whatever has gone by is reported now.
+    /// The inner service's body, unwatched: what has gone by so far is read
+    /// now, and since a JSON answer is only whole once all of it has gone
+    /// by, calling this before the body was read to its end means the answer
+    /// is not reported. Keep the `ResponseBody` to keep token events.
     pub fn into_inner(self) -> B {
         self.inner
     }
@@ -62,13 +66,8 @@ impl<B: Body> Body for ResponseBody<B> {
                     if let Some(data) = frame.data_ref() {
                         watch.json.record(data);
                     }
-                    // Servers stop polling once the body says it has ended:
-                    // report now rather than when the body is dropped.
-                    if this.inner.is_end_stream() {
-                        *this.watch = None;
-                    }
                 }
-                None => *this.watch = None,
+                None => {}
                 Some(Err(_)) => watch.failed = true,
             }
         }
@@ -93,8 +92,8 @@ impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
     }
 }
 
-/// A JSON answer being watched. Dropping it (at the end of the body, or
-/// when the body is dropped) reads what went by and reports it.
+/// A JSON answer being watched. Dropping it (with the body) reads what went
+/// by and reports it.
 pub(crate) struct JsonWatch {
     json: BoundedBytes,
     failed: bool,

@@ -31,7 +31,12 @@ where
         let mut captured = CapturedRequest::capture(&request);
         let form =
             has_media_type(request.headers(), "application/x-www-form-urlencoded").then(|| {
-                let authorization = request.headers().get(AUTHORIZATION).cloned();
+                // Kept only to read a client id from; never shown by `Debug`.
+                let authorization = request.headers().get(AUTHORIZATION).map(|value| {
+                    let mut value = value.clone();
+                    value.set_sensitive(true);
+                    value
+                });
                 FormCapture::new(self.observer.settings.body_limit, authorization)
             });
         if let Some(form) = &form {
