@@ -79,13 +79,6 @@ where
 /// answer is not looked at (the layer would see compressed bytes): put the
 /// layer inside any compression layer.
 fn watches_json_answer<B>(request: &CapturedRequest, response: &Response<B>) -> bool {
-    if response
-        .headers()
-        .get(CONTENT_ENCODING)
-        .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
-    {
-        return false;
-    }
     let status = response.status();
     let worth_a_look = match status {
         StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => true,
@@ -98,7 +91,13 @@ fn watches_json_answer<B>(request: &CapturedRequest, response: &Response<B>) -> 
         }
         _ => false,
     };
-    worth_a_look && has_media_type(response.headers(), "application/json")
+    let compressed = || {
+        response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+    };
+    worth_a_look && !compressed() && has_media_type(response.headers(), "application/json")
 }
 
 impl<F, G, H> fmt::Debug for ResponseFuture<F, G, H> {

@@ -8,14 +8,16 @@
 //! ([`WithBodies`]) it also:
 //!
 //! - keeps the first bytes (8 KiB by default) of every
-//!   `application/x-www-form-urlencoded` request body as the inner service
-//!   reads it ([`RequestBody`]), so a POSTed authorization or consent form,
+//!   `application/x-www-form-urlencoded` request body (but those of GET and
+//!   HEAD, which have no meaning) as the inner service reads it
+//!   ([`RequestBody`]), so a POSTed authorization or consent form,
 //!   a token request or a pushed authorization request gives its `scope`,
 //!   `client_id` and `grant_type` (and HTTP Basic credentials their
 //!   `client_id`);
 //! - watches the body of each `400` or `401` `application/json` answer, and
 //!   of each `2xx` JSON answer to a form request, as it streams to the client
-//!   ([`ResponseBody`]): `{"error":"invalid_scope"}` is reported as
+//!   ([`ResponseBody`]; not when it has a `Content-Encoding`, so put the
+//!   layer inside a compression layer): `{"error":"invalid_scope"}` is reported as
 //!   `oauth.token.invalid_scope`, and a grant whose `scope` lacks requested
 //!   scopes as `oauth.scope_narrowed`.
 //!
