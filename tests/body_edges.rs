@@ -4,57 +4,23 @@
 
 mod support;
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Request, Response};
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use invalid_scope_observer::bodies::RequestBody;
 use invalid_scope_observer::{
     InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeDecision, ScopeSet,
     TOKEN_EVENT,
 };
-use support::{ours, run_captured, CapturedEvent};
+use support::{ours, run_captured, CapturedEvent, Frames};
 use tower::{service_fn, Layer, ServiceExt};
 use tracing::Level;
 
 const FORM: &str = "application/x-www-form-urlencoded";
-
-/// A body of fixed frames; `Err` items fail the body there.
-struct Frames(VecDeque<Result<Bytes, &'static str>>);
-
-impl Frames {
-    fn new(frames: &[&'static str]) -> Self {
-        Self(
-            frames
-                .iter()
-                .map(|frame| Ok(Bytes::from_static(frame.as_bytes())))
-                .collect(),
-        )
-    }
-}
-
-impl Body for Frames {
-    type Data = Bytes;
-    type Error = &'static str;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, &'static str>>> {
-        Poll::Ready(self.0.pop_front().map(|item| item.map(Frame::data)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 fn form_post(frames: &[&'static str]) -> Request<Frames> {
     Request::post("/token")
@@ -213,8 +179,7 @@ fn a_json_answer_longer_than_the_limit_is_not_read() {
 
 #[test]
 fn a_failed_answer_is_not_reported_and_its_error_passes_through() {
-    let mut body = Frames::new(&[r#"{"error":"invalid_scope"}"#]);
-    body.0.push_back(Err("connection reset"));
+    let body = Frames::new(&[r#"{"error":"invalid_scope"}"#]).then_fail("connection reset");
     let (bytes, events) = run_with(
         bodies_layer(),
         form_post(&["grant_type=client_credentials&scope=admin"]),

@@ -5,35 +5,18 @@
 
 mod support;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Request, Response};
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use invalid_scope_observer::bodies::RequestBody;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use proptest::prelude::*;
-use support::{block_on, capture, ours};
+use support::{block_on, capture, ours, Frames};
 use tower::{service_fn, Layer, ServiceExt};
-
-struct Frames(VecDeque<Bytes>);
-
-impl Body for Frames {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
-    }
-}
 
 /// `bytes` cut at `cuts` (positions taken modulo the length).
 fn framed(bytes: &[u8], cuts: &[usize]) -> Frames {
@@ -44,12 +27,12 @@ fn framed(bytes: &[u8], cuts: &[usize]) -> Frames {
         .collect();
     positions.sort_unstable();
     positions.dedup();
-    Frames(
+    Frames::from_bytes(
         positions
             .windows(2)
-            .map(|pair| Bytes::copy_from_slice(&bytes[pair[0]..pair[1]]))
-            .collect(),
+            .map(|pair| Bytes::copy_from_slice(&bytes[pair[0]..pair[1]])),
     )
+    .without_end_hint()
 }
 
 /// What one run reports (message and fields of each event of ours), and

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use http::Request;
-use invalid_scope_observer::bodies::{self, RequestBody, ResponseBody, WithBodies};
+use invalid_scope_observer::bodies::{RequestBody, ResponseBody, WithBodies};
 use invalid_scope_observer::{
     InvalidScopeObserver, InvalidScopeObserverLayer, InvalidScopeRejection, ResponseFuture,
     ScopeSet,
@@ -47,10 +47,11 @@ fn reading_bodies_keeps_every_bound() {
     send_sync_static::<InvalidScopeObserver<Inner, ScopeSet, Hook, WithBodies>>();
     clone::<InvalidScopeObserver<Inner, ScopeSet, Hook, WithBodies>>();
     send_static::<
-        bodies::ResponseFuture<
+        ResponseFuture<
             <Inner as Service<Request<RequestBody<Body>>>>::Future,
             ScopeSet,
             Hook,
+            WithBodies,
         >,
     >();
     send_static::<RequestBody<Body>>();

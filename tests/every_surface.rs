@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,13 +18,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE, LOCATION, USER_AGENT};
 use http::{Method, Request, Response, StatusCode};
-use http_body::{Body, Frame};
+use http_body::Body;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use invalid_scope_observer::bodies::WithBodies;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeDecision, ScopeSet};
-use support::{ours, run_captured, CapturedEvent};
+use support::{ours, run_captured, CapturedEvent, Frames};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tower::{Layer, Service, ServiceExt};
@@ -270,36 +270,6 @@ fn layer() -> InvalidScopeObserverLayer<HashMap<String, ScopeSet>, (), WithBodie
     )]))
     .rate_limit(RateLimit::unlimited())
     .observe_bodies()
-}
-
-/// A body of fixed frames, one per `poll_frame`.
-struct Frames(VecDeque<Bytes>);
-
-impl Frames {
-    fn new(frames: &[&'static str]) -> Self {
-        Self(
-            frames
-                .iter()
-                .map(|frame| Bytes::from_static(frame.as_bytes()))
-                .collect(),
-        )
-    }
-}
-
-impl Body for Frames {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// The inner service: reads the request body frame by frame (recording each

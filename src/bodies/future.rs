@@ -1,45 +1,19 @@
-//! [`ResponseFuture`] of a layer that reads bodies.
+//! `Future` for the [`ResponseFuture`] of a layer that reads bodies.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::header::CONTENT_ENCODING;
 use http::{Response, StatusCode};
-use pin_project_lite::pin_project;
 
 use super::media_type::has_media_type;
 use super::response_body::{JsonWatch, ResponseBody};
+use super::WithBodies;
 use crate::captured_request::CapturedRequest;
-use crate::observe::Observer;
-use crate::{GrantableScopes, OnRejection, ScopeDecision};
+use crate::{GrantableScopes, OnRejection, ResponseFuture, ScopeDecision};
 
-pin_project! {
-    /// The response future of an [`InvalidScopeObserver`] that reads bodies:
-    /// it resolves to the inner response with its body wrapped in a
-    /// [`ResponseBody`], and to the inner error unchanged.
-    ///
-    /// [`InvalidScopeObserver`]: crate::InvalidScopeObserver
-    pub struct ResponseFuture<F, G, H> {
-        #[pin]
-        inner: F,
-        // `None` once the response has been looked at.
-        pending: Option<(CapturedRequest, Arc<Observer<G, H>>)>,
-    }
-}
-
-impl<F, G, H> ResponseFuture<F, G, H> {
-    pub(crate) fn new(inner: F, request: CapturedRequest, observer: Arc<Observer<G, H>>) -> Self {
-        Self {
-            inner,
-            pending: Some((request, observer)),
-        }
-    }
-}
-
-impl<F, G, H, B, E> Future for ResponseFuture<F, G, H>
+impl<F, G, H, B, E> Future for ResponseFuture<F, G, H, WithBodies>
 where
     F: Future<Output = Result<Response<B>, E>>,
     G: GrantableScopes + Send + Sync + 'static,
@@ -98,10 +72,4 @@ fn watches_json_answer<B>(request: &CapturedRequest, response: &Response<B>) -> 
             .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
     };
     worth_a_look && !compressed() && has_media_type(response.headers(), "application/json")
-}
-
-impl<F, G, H> fmt::Debug for ResponseFuture<F, G, H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
 }

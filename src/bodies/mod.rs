@@ -32,7 +32,6 @@ mod request_body;
 mod response_body;
 mod service;
 
-pub use self::future::ResponseFuture;
 pub use self::request_body::RequestBody;
 pub use self::response_body::ResponseBody;
 

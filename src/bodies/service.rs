@@ -8,9 +8,9 @@ use http::{Method, Request, Response};
 use tower_service::Service;
 
 use super::media_type::has_media_type;
-use super::{FormCapture, RequestBody, ResponseBody, ResponseFuture, WithBodies};
+use super::{FormCapture, RequestBody, ResponseBody, WithBodies};
 use crate::captured_request::CapturedRequest;
-use crate::{GrantableScopes, InvalidScopeObserver, OnRejection};
+use crate::{GrantableScopes, InvalidScopeObserver, OnRejection, ResponseFuture};
 
 impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H, WithBodies>
 where
@@ -20,7 +20,7 @@ where
 {
     type Response = Response<ResponseBody<ResB>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, G, H>;
+    type Future = ResponseFuture<S::Future, G, H, WithBodies>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

@@ -188,3 +188,62 @@ pub fn redirecting(
             .unwrap())
     })
 }
+
+/// A body of fixed frames, one per `poll_frame`; an `Err` item fails the
+/// body there. It says it has ended once the last frame is out (as hyper's
+/// and axum's bodies do) unless built with [`Frames::without_end_hint`], so
+/// both ways a body can end are exercised.
+#[derive(Debug)]
+pub struct Frames {
+    items: std::collections::VecDeque<Result<bytes::Bytes, &'static str>>,
+    hints_end: bool,
+}
+
+impl Frames {
+    pub fn new(frames: &[&'static str]) -> Self {
+        Self::from_bytes(
+            frames
+                .iter()
+                .map(|frame| bytes::Bytes::from_static(frame.as_bytes())),
+        )
+    }
+
+    pub fn from_bytes(frames: impl IntoIterator<Item = bytes::Bytes>) -> Self {
+        Self {
+            items: frames.into_iter().map(Ok).collect(),
+            hints_end: true,
+        }
+    }
+
+    /// Fails the body with `error` after the frames so far.
+    pub fn then_fail(mut self, error: &'static str) -> Self {
+        self.items.push_back(Err(error));
+        self
+    }
+
+    /// Ends only by answering `None`, never by `is_end_stream`.
+    pub fn without_end_hint(mut self) -> Self {
+        self.hints_end = false;
+        self
+    }
+}
+
+impl http_body::Body for Frames {
+    type Data = bytes::Bytes;
+    type Error = &'static str;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, &'static str>>> {
+        std::task::Poll::Ready(
+            self.items
+                .pop_front()
+                .map(|item| item.map(http_body::Frame::data)),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.hints_end && self.items.is_empty()
+    }
+}
