@@ -36,9 +36,9 @@ impl CapturedRequest {
         }
     }
 
-    /// Also keeps what is read of the request's form body.
-    pub(crate) fn with_form(mut self, form: FormCapture) -> Self {
-        self.form = Some(form);
+    /// Also keeps what is read of the request's form body, if it has one.
+    pub(crate) fn with_form(mut self, form: Option<FormCapture>) -> Self {
+        self.form = form;
         self
     }
 

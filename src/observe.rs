@@ -112,11 +112,10 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             TokenAnswer::InvalidScope if status.is_client_error() => {
                 self.guarded(|| self.report_rejection(request, status, decision, Answer::Json))
             }
+            // (A grant that carries a decision with `granted` is reported
+            // from its headers and never watched.)
             TokenAnswer::Granted(scope) if status.is_success() => self.guarded(|| {
-                let granted = decision
-                    .and_then(|decision| decision.granted.clone())
-                    .unwrap_or_else(|| ScopeSet::parse(&scope));
-                self.report_narrowing(request, status, decision, granted)
+                self.report_narrowing(request, status, decision, ScopeSet::parse(&scope))
             }),
             _ => {}
         }
@@ -225,6 +224,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         granted_scopes: ScopeSet,
     ) {
+        if !event::narrowing_enabled(self.settings.narrowing_level) {
+            return;
+        }
         let parameters = request.parameters();
         let requested_scopes = decision
             .and_then(|decision| decision.requested.clone())
@@ -232,9 +234,6 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             .unwrap_or_default();
         let dropped_scopes = requested_scopes.difference(&granted_scopes);
         if dropped_scopes.is_empty() {
-            return;
-        }
-        if !event::narrowing_enabled(self.settings.narrowing_level) {
             return;
         }
         let Admission::Admitted { suppressed_before } = self.narrowing_budget.admit() else {

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use bytes::Buf;
-use http::HeaderValue;
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Method, Request};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::bounded_bytes::BoundedBytes;
+use super::media_type::has_media_type;
 use crate::request_parameters::RequestParameters;
 
 pin_project! {
@@ -110,7 +112,26 @@ struct SeenForm {
 }
 
 impl FormCapture {
-    pub(crate) fn new(limit: usize, authorization: Option<HeaderValue>) -> Self {
+    /// A capture for `request` if it is a form: an
+    /// `application/x-www-form-urlencoded` body on a method other than GET
+    /// and HEAD (whose bodies have no defined meaning, RFC 9110 §9.3.1;
+    /// skipping them spares most requests a header lookup).
+    pub(crate) fn of<B>(request: &Request<B>, limit: usize) -> Option<Self> {
+        if matches!(*request.method(), Method::GET | Method::HEAD)
+            || !has_media_type(request.headers(), "application/x-www-form-urlencoded")
+        {
+            return None;
+        }
+        // Kept only to read a client id from; never shown by `Debug`.
+        let authorization = request.headers().get(AUTHORIZATION).map(|value| {
+            let mut value = value.clone();
+            value.set_sensitive(true);
+            value
+        });
+        Some(Self::new(limit, authorization))
+    }
+
+    fn new(limit: usize, authorization: Option<HeaderValue>) -> Self {
         Self(Arc::new(FormRequest {
             seen: Mutex::new(SeenForm {
                 bytes: BoundedBytes::new(limit),
