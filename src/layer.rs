@@ -42,31 +42,17 @@ use crate::{InvalidScopeObserver, ScopeSet};
 /// # drop(layer);
 /// ```
 pub struct InvalidScopeObserverLayer<G, H = (), R = HeadersOnly> {
-    grantable: G,
-    on_rejection: H,
-    known_scopes: Option<ScopeSet>,
-    /// Shared by every service this layer builds, so the rate limit holds
-    /// for the layer as a whole (all routes of a router together).
-    budget: Arc<EventBudget>,
-    /// The same limit, apart, so narrowings cannot crowd out rejections.
-    narrowing_budget: Arc<EventBudget>,
-    #[cfg(feature = "metrics")]
-    metrics: Option<crate::ScopeMetrics>,
-    settings: Settings,
+    /// Every service this layer builds gets a clone. Its event budgets are
+    /// behind `Arc`s, so the rate limit holds for the layer as a whole (all
+    /// routes of a router together).
+    observer: Observer<G, H>,
     reads: PhantomData<fn() -> R>,
 }
 
 impl<G: Clone, H: Clone, R> Clone for InvalidScopeObserverLayer<G, H, R> {
     fn clone(&self) -> Self {
         Self {
-            grantable: self.grantable.clone(),
-            on_rejection: self.on_rejection.clone(),
-            known_scopes: self.known_scopes.clone(),
-            budget: Arc::clone(&self.budget),
-            narrowing_budget: Arc::clone(&self.narrowing_budget),
-            #[cfg(feature = "metrics")]
-            metrics: self.metrics.clone(),
-            settings: self.settings,
+            observer: self.observer.clone(),
             reads: PhantomData,
         }
     }
@@ -93,14 +79,18 @@ impl<G> InvalidScopeObserverLayer<G> {
     /// ```
     pub fn new(grantable: G) -> Self {
         Self {
-            grantable,
-            on_rejection: (),
-            known_scopes: None,
-            budget: Arc::new(EventBudget::new(RateLimit::default())),
-            narrowing_budget: Arc::new(EventBudget::new(RateLimit::default())),
-            #[cfg(feature = "metrics")]
-            metrics: None,
-            settings: Settings::default(),
+            observer: Observer {
+                grantable,
+                on_rejection: (),
+                known_scopes: None,
+                budget: Arc::new(EventBudget::new(RateLimit::default())),
+                // The same limit, apart, so narrowings cannot crowd out
+                // rejections.
+                narrowing_budget: Arc::new(EventBudget::new(RateLimit::default())),
+                #[cfg(feature = "metrics")]
+                metrics: None,
+                settings: Settings::default(),
+            },
             reads: PhantomData,
         }
     }
@@ -120,15 +110,18 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn on_rejection<NewH>(self, hook: NewH) -> InvalidScopeObserverLayer<G, NewH, R> {
+        let observer = self.observer;
         InvalidScopeObserverLayer {
-            grantable: self.grantable,
-            on_rejection: hook,
-            known_scopes: self.known_scopes,
-            budget: self.budget,
-            narrowing_budget: self.narrowing_budget,
-            #[cfg(feature = "metrics")]
-            metrics: self.metrics,
-            settings: self.settings,
+            observer: Observer {
+                grantable: observer.grantable,
+                on_rejection: hook,
+                known_scopes: observer.known_scopes,
+                budget: observer.budget,
+                narrowing_budget: observer.narrowing_budget,
+                #[cfg(feature = "metrics")]
+                metrics: observer.metrics,
+                settings: observer.settings,
+            },
             reads: PhantomData,
         }
     }
@@ -154,14 +147,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// ```
     pub fn observe_bodies(self) -> InvalidScopeObserverLayer<G, H, WithBodies> {
         InvalidScopeObserverLayer {
-            grantable: self.grantable,
-            on_rejection: self.on_rejection,
-            known_scopes: self.known_scopes,
-            budget: self.budget,
-            narrowing_budget: self.narrowing_budget,
-            #[cfg(feature = "metrics")]
-            metrics: self.metrics,
-            settings: self.settings,
+            observer: self.observer,
             reads: PhantomData,
         }
     }
@@ -176,7 +162,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn narrowing_level(mut self, level: Level) -> Self {
-        self.settings.narrowing_level = level;
+        self.observer.settings.narrowing_level = level;
         self
     }
 
@@ -195,7 +181,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn known_scopes(mut self, registry: impl Into<ScopeSet>) -> Self {
-        self.known_scopes = Some(registry.into());
+        self.observer.known_scopes = Some(registry.into());
         self
     }
 
@@ -214,8 +200,8 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.budget = Arc::new(EventBudget::new(limit));
-        self.narrowing_budget = Arc::new(EventBudget::new(limit));
+        self.observer.budget = Arc::new(EventBudget::new(limit));
+        self.observer.narrowing_budget = Arc::new(EventBudget::new(limit));
         self
     }
 
@@ -230,7 +216,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn call_hook_for_every_rejection(mut self) -> Self {
-        self.settings.hook_sees_every_rejection = true;
+        self.observer.settings.hook_sees_every_rejection = true;
         self
     }
 
@@ -246,7 +232,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn count_in_metrics(mut self, metrics: crate::ScopeMetrics) -> Self {
-        self.metrics = Some(metrics);
+        self.observer.metrics = Some(metrics);
         self
     }
 
@@ -259,7 +245,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn client_id_limit(mut self, characters: usize) -> Self {
-        self.settings.limits.client_id_chars = characters;
+        self.observer.settings.limits.client_id_chars = characters;
         self
     }
 
@@ -272,7 +258,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn scopes_per_field_limit(mut self, scopes: usize) -> Self {
-        self.settings.limits.scopes_per_field = scopes;
+        self.observer.settings.limits.scopes_per_field = scopes;
         self
     }
 
@@ -285,7 +271,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn scope_length_limit(mut self, characters: usize) -> Self {
-        self.settings.limits.scope_chars = characters;
+        self.observer.settings.limits.scope_chars = characters;
         self
     }
 
@@ -298,7 +284,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn user_agent_limit(mut self, characters: usize) -> Self {
-        self.settings.limits.user_agent_chars = characters;
+        self.observer.settings.limits.user_agent_chars = characters;
         self
     }
 
@@ -319,7 +305,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn redirect_statuses(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
-        self.settings.redirect_statuses = RedirectStatuses::only(statuses);
+        self.observer.settings.redirect_statuses = RedirectStatuses::only(statuses);
         self
     }
 }
@@ -339,7 +325,7 @@ impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     /// # drop(layer);
     /// ```
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.settings.body_limit = bytes;
+        self.observer.settings.body_limit = bytes;
         self
     }
 }
@@ -348,19 +334,7 @@ impl<S, G: Clone, H: Clone, R> Layer<S> for InvalidScopeObserverLayer<G, H, R> {
     type Service = InvalidScopeObserver<S, G, H, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        InvalidScopeObserver::from_parts(
-            inner,
-            Arc::new(Observer {
-                grantable: self.grantable.clone(),
-                on_rejection: self.on_rejection.clone(),
-                known_scopes: self.known_scopes.clone(),
-                budget: Arc::clone(&self.budget),
-                narrowing_budget: Arc::clone(&self.narrowing_budget),
-                #[cfg(feature = "metrics")]
-                metrics: self.metrics.clone(),
-                settings: self.settings,
-            }),
-        )
+        InvalidScopeObserver::from_parts(inner, Arc::new(self.observer.clone()))
     }
 }
 
@@ -370,9 +344,9 @@ impl<G, H, R> fmt::Debug for InvalidScopeObserverLayer<G, H, R> {
             .field("grantable", &std::any::type_name::<G>())
             .field("on_rejection", &std::any::type_name::<H>())
             .field("reads", &std::any::type_name::<R>())
-            .field("known_scopes", &self.known_scopes)
-            .field("budget", &self.budget)
-            .field("settings", &self.settings)
+            .field("known_scopes", &self.observer.known_scopes)
+            .field("budget", &self.observer.budget)
+            .field("settings", &self.observer.settings)
             .finish()
     }
 }

@@ -21,9 +21,10 @@ use crate::{
 };
 
 /// What every service of one layer shares: the grantable source, the hook,
-/// the known scopes, the event budgets and the settings. Each request holds
-/// it through one `Arc`.
-#[derive(Debug)]
+/// the known scopes, the event budgets and the settings. The layer holds one
+/// while it is configured; each service gets a clone (the budgets stay
+/// shared), and each request holds it through one `Arc`.
+#[derive(Clone, Debug)]
 pub(crate) struct Observer<G, H> {
     pub(crate) grantable: G,
     pub(crate) on_rejection: H,
