@@ -14,7 +14,7 @@ use crate::{InvalidScopeRejection, NARROWED_EVENT, TARGET};
 /// `truncated` says whether anything was cut, so no number in the event is
 /// silently wrong.
 pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
-    if !tracing::enabled!(target: TARGET, Level::WARN) {
+    if !rejection_enabled() {
         return;
     }
     let bounded = |scopes| BoundedScopes::new(scopes, limits.scopes_per_field, limits.scope_chars);
@@ -53,6 +53,11 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
         "{}",
         rejection.event_name()
     );
+}
+
+/// Whether a rejection event would be recorded.
+pub(crate) fn rejection_enabled() -> bool {
+    tracing::enabled!(target: TARGET, Level::WARN)
 }
 
 /// Whether a narrowing event at `level` would be recorded, asked before the

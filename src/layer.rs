@@ -110,7 +110,8 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn on_rejection<NewH>(self, hook: NewH) -> InvalidScopeObserverLayer<G, NewH, R> {
-        let observer = self.observer;
+        let mut observer = self.observer;
+        observer.settings.hook_installed = true;
         InvalidScopeObserverLayer {
             observer: Observer {
                 grantable: observer.grantable,

@@ -40,6 +40,8 @@ pub(crate) struct Observer<G, H> {
 pub(crate) struct Settings {
     pub(crate) redirect_statuses: RedirectStatuses,
     pub(crate) limits: EventLimits,
+    /// Whether `.on_rejection` installed a hook.
+    pub(crate) hook_installed: bool,
     /// Whether the hook sees rejections the rate limit kept from the log.
     pub(crate) hook_sees_every_rejection: bool,
     pub(crate) narrowing_level: Level,
@@ -66,6 +68,7 @@ impl Default for Settings {
                 client_id_chars: 128,
                 user_agent_chars: 200,
             },
+            hook_installed: false,
             hook_sees_every_rejection: false,
             narrowing_level: Level::INFO,
             body_limit: 8 * 1024,
@@ -141,6 +144,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         answer: Answer,
     ) {
+        if !self.anyone_listens() {
+            return;
+        }
         let admission = self.budget.admit();
         let suppressed = admission == Admission::Suppressed;
         if suppressed && !self.settings.hook_sees_every_rejection && !self.counts_in_metrics() {
@@ -162,6 +168,14 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             }
             Admission::Suppressed => {}
         }
+    }
+
+    /// Whether a rejection would reach anything: the log (a subscriber that
+    /// records WARN events of [`TARGET`]), a hook or metrics. When nothing
+    /// would, the rejection is not worked out at all, as `tracing` skips an
+    /// event nobody records.
+    fn anyone_listens(&self) -> bool {
+        self.settings.hook_installed || self.counts_in_metrics() || event::rejection_enabled()
     }
 
     fn counts_in_metrics(&self) -> bool {

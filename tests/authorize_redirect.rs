@@ -14,8 +14,10 @@ use invalid_scope_observer::{
     GrantableScopes, InvalidScopeObserverLayer, InvalidScopeRejection, OnRejection, ScopeDecision,
     ScopeSet,
 };
-use support::{fields, ours, rejection_fields, run_captured, CapturedEvent};
+use support::{block_on_under, fields, ours, rejection_fields, run_captured, CapturedEvent};
 use tower::{service_fn, Layer, ServiceExt};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
 
 const WIZARD_REQUEST: &str = "/authorize?response_type=code&client_id=wizard\
     &scope=user:read+llm_gateway:read+insight:write&state=xyz";
@@ -537,4 +539,64 @@ fn inner_errors_pass_through_unchanged() {
     let (result, events) = run_captured(service.oneshot(request(WIZARD_REQUEST)));
     assert_eq!(result.unwrap_err(), Down(7));
     assert!(ours(&events).is_empty());
+}
+
+/// Sends one rejection through `layer` with a subscriber that records only
+/// ERROR events, so none of ours.
+fn reject_with_warn_filtered_out<G, H>(layer: InvalidScopeObserverLayer<G, H>)
+where
+    G: GrantableScopes + Clone,
+    H: OnRejection + Clone,
+{
+    let inner = service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(redirect(302, "https://client/cb?error=invalid_scope"))
+    });
+    let errors_only = tracing_subscriber::registry().with(LevelFilter::ERROR);
+    let observed = layer.layer(inner).oneshot(request(WIZARD_REQUEST));
+    block_on_under(errors_only, observed).unwrap();
+}
+
+/// With no subscriber recording our WARN events, no hook and no metrics, a
+/// rejection would reach nobody, and the layer does not work it out (it
+/// never asks the grantable source). A hook, or a subscriber that records
+/// WARN, is enough for the whole rejection to be worked out.
+#[test]
+fn a_rejection_nobody_would_see_is_not_worked_out() {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let source = Arc::new(move |_client_id: &str| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        grantable()
+    });
+
+    reject_with_warn_filtered_out(InvalidScopeObserverLayer::new(Arc::clone(&source)));
+    assert_eq!(asked.load(Ordering::Relaxed), 0, "nobody listens");
+
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&hooked);
+    let hook = move |rejection: &InvalidScopeRejection| {
+        seen.lock()
+            .unwrap()
+            .push(rejection.missing_scopes().to_string());
+    };
+    reject_with_warn_filtered_out(
+        InvalidScopeObserverLayer::new(Arc::clone(&source)).on_rejection(hook),
+    );
+    assert_eq!(asked.load(Ordering::Relaxed), 1, "a hook listens");
+    assert_eq!(*hooked.lock().unwrap(), ["llm_gateway:read"]);
+
+    let (_, events) = observe(
+        InvalidScopeObserverLayer::new(Arc::clone(&source)),
+        request(WIZARD_REQUEST),
+        redirect(302, "https://client/cb?error=invalid_scope"),
+    );
+    assert_eq!(
+        asked.load(Ordering::Relaxed),
+        2,
+        "a WARN subscriber listens"
+    );
+    assert_eq!(
+        rejection_fields(&events)["missing_scopes"],
+        "llm_gateway:read"
+    );
 }
