@@ -15,8 +15,9 @@ count() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 printf '%-20s %12s\n' scenario instructions/request
-for scenario in ok_bare ok_observed ok_bodies code_bare code_observed code_bodies \
-  rejection_bare rejection_observed rejection_bodies; do
+for scenario in ok_bare ok_floor ok_observed ok_bodies \
+  code_bare code_floor code_observed code_bodies \
+  rejection_bare rejection_floor rejection_observed rejection_recorded rejection_bodies parsing_floor; do
   small=$(count "$scenario" 1000)
   large=$(count "$scenario" 11000)
   printf '%-20s %12d\n' "$scenario" $(( (large - small) / 10000 ))

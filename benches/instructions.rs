@@ -21,7 +21,8 @@ use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use tower::{service_fn, Layer, Service};
 
 mod support;
-use support::{now, HyperBuilt, AUTHORIZE, CODE_REDIRECT, REJECTION};
+use support::floor::{rejection_floor, CaptureFloor};
+use support::{now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, REJECTION};
 
 fn run<S, B>(mut service: S, requests: usize)
 where
@@ -55,6 +56,14 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|arg| arg != "--bench");
     let scenario = args.next().unwrap_or_default();
     let requests: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    if scenario == "parsing_floor" {
+        // No request: only the parsing every rejection must do.
+        let query = AUTHORIZE.split_once('?').expect("a query").1;
+        for _ in 0..requests {
+            black_box(rejection_floor(black_box(REJECTION), black_box(query)));
+        }
+        return;
+    }
     let grantable: ScopeSet = (0..18)
         .map(|n| format!("s{n}"))
         .chain(["openid".into(), "email".into()])
@@ -66,13 +75,20 @@ fn main() {
         Some("rejection") => (StatusCode::FOUND, REJECTION),
         _ => {
             eprintln!(
-                "usage: instructions {{ok,code,rejection}}_{{bare,observed,bodies}} REQUESTS"
+                "usage: instructions {{ok,code,rejection}}_{{bare,floor,observed,recorded,bodies}} REQUESTS, or parsing_floor REQUESTS"
             );
             return;
         }
     };
     if scenario.ends_with("_observed") {
         run(layer.layer(answering(status, location)), requests);
+    } else if scenario.ends_with("_recorded") {
+        // Under a subscriber that records every event: a rejection in full.
+        tracing::subscriber::with_default(RecordingSubscriber, || {
+            run(layer.layer(answering(status, location)), requests)
+        });
+    } else if scenario.ends_with("_floor") {
+        run(CaptureFloor::new(answering(status, location)), requests);
     } else if scenario.ends_with("_bodies") {
         // A layer that reads bodies, on requests that are not forms.
         run(

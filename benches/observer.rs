@@ -6,6 +6,15 @@
 //! have their `Uri` and `User-Agent` over shared bytes, as hyper's parser
 //! makes them; "from_str" requests parse their `Uri` from a `&str`.
 //!
+//! Rows named `observed` in the `pass_through_*` and `rejection` groups run
+//! with no subscriber, as the cost targets define them; the
+//! `rejection_recorded`, `token_*` and `growth_*` groups run under a
+//! subscriber that records every event (and formats nothing), so that every
+//! rejection is worked out in full; `rejection_json_sink` under
+//! `tracing-subscriber`'s JSON formatter. `capture_floor` and
+//! `rejection_floor` are the least any implementation must do (see
+//! `support/floor.rs`).
+//!
 //! Run: `cargo bench --bench observer`; see BENCHMARKS.md.
 
 use std::convert::Infallible;
@@ -26,7 +35,10 @@ use tower_http::trace::TraceLayer;
 type Body = Empty<Bytes>;
 
 mod support;
-use support::{now, HyperBuilt, AUTHORIZE, CODE_REDIRECT, REJECTION, USER_AGENT_TEXT};
+use support::floor::{rejection_floor, CaptureFloor};
+use support::{
+    now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, REJECTION, USER_AGENT_TEXT,
+};
 
 fn from_str_request(uri: &str) -> Request<Body> {
     Request::builder()
@@ -106,6 +118,10 @@ fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'st
             )
         })
     });
+    let mut floor = CaptureFloor::new(inner.clone());
+    group.bench_function("capture_floor", |b| {
+        b.iter(|| one_request(&mut floor, black_box(hyper_built.request::<Body>())))
+    });
     let mut sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]).layer(inner.clone());
     group.bench_function("tower_http_sensitive_headers", |b| {
         b.iter(|| one_request(&mut sensitive, black_box(hyper_built.request::<Body>())))
@@ -141,6 +157,10 @@ fn pass_through(c: &mut Criterion) {
 /// JSON answer the server writes out, bare and behind a layer that reads
 /// bodies, for an `invalid_scope` error and for a grant (nothing to report).
 fn token_endpoint(c: &mut Criterion) {
+    tracing::subscriber::with_default(RecordingSubscriber, || token_endpoint_groups(c));
+}
+
+fn token_endpoint_groups(c: &mut Criterion) {
     const FORM: &[u8] = b"grant_type=client_credentials&client_id=wizard&scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b";
     for (group_name, status, answer) in [
         ("token_rejection", 400, &br#"{"error":"invalid_scope","error_description":"missing:a missing:b"}"#[..]),
@@ -194,15 +214,32 @@ fn drain<B: HttpBody + Unpin>(mut body: B) {
     }
 }
 
-/// The rejection path with a real formatter: JSON lines into `io::sink()`.
-fn rejection_with_json_subscriber(c: &mut Criterion) {
-    let mut group = c.benchmark_group("rejection_json_sink");
-    let hyper_built = HyperBuilt::new(AUTHORIZE);
-    let inner = answering(StatusCode::FOUND, REJECTION);
-    let subscriber = tracing_subscriber::fmt()
+/// The rejection path under a subscriber: one that records every event
+/// without formatting it (the layer's whole share), and `tracing-subscriber`'s
+/// JSON formatter writing lines into `io::sink()`. Beside them, the floor of
+/// a rejection: the parsing any implementation must do.
+fn rejection_with_subscribers(c: &mut Criterion) {
+    rejection_under(c, "rejection_recorded", RecordingSubscriber);
+    let json = tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::sink)
         .finish();
+    rejection_under(c, "rejection_json_sink", json);
+
+    let query = AUTHORIZE.split_once('?').expect("a query").1;
+    c.bench_function("rejection_floor", |b| {
+        b.iter(|| rejection_floor(black_box(REJECTION), black_box(query)))
+    });
+}
+
+fn rejection_under(
+    c: &mut Criterion,
+    group_name: &str,
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+) {
+    let mut group = c.benchmark_group(group_name);
+    let hyper_built = HyperBuilt::new(AUTHORIZE);
+    let inner = answering(StatusCode::FOUND, REJECTION);
     tracing::subscriber::with_default(subscriber, || {
         let mut bare = inner.clone();
         group.bench_function("bare", |b| {
@@ -219,6 +256,10 @@ fn rejection_with_json_subscriber(c: &mut Criterion) {
 /// Rejection cost against the number of requested scopes (half of them
 /// grantable) and against the length of the query string.
 fn growth(c: &mut Criterion) {
+    tracing::subscriber::with_default(RecordingSubscriber, || growth_groups(c));
+}
+
+fn growth_groups(c: &mut Criterion) {
     let mut group = c.benchmark_group("growth_requested_scopes");
     for count in [1usize, 10, 100, 1_000, 10_000] {
         // Short tokens (hex), so 10 000 of them fit the 64 KiB `http::Uri` allows.
@@ -253,7 +294,7 @@ criterion_group!(
     benches,
     pass_through,
     token_endpoint,
-    rejection_with_json_subscriber,
+    rejection_with_subscribers,
     growth
 );
 criterion_main!(benches);
