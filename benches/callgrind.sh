@@ -15,8 +15,8 @@ count() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 printf '%-20s %12s\n' scenario instructions/request
-for scenario in ok_bare ok_floor ok_observed ok_bodies \
-  code_bare code_floor code_observed code_bodies \
+for scenario in ok_bare ok_floor ok_observed ok_bodies ok_sensitive ok_trace \
+  code_bare code_floor code_observed code_bodies code_sensitive code_trace \
   rejection_bare rejection_floor rejection_observed rejection_recorded rejection_bodies parsing_floor; do
   small=$(count "$scenario" 1000)
   large=$(count "$scenario" 11000)

@@ -15,22 +15,29 @@
 use std::convert::Infallible;
 use std::hint::black_box;
 
-use http::header::LOCATION;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, LOCATION};
 use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Empty;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use tower::{service_fn, Layer, Service};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
 
 mod support;
 use support::floor::{rejection_floor, CaptureFloor};
 use support::{now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, REJECTION};
 
+/// Empty bodies, which `TraceLayer` accepts; the same for every scenario.
+type Body = Empty<Bytes>;
+
 fn run<S, B>(mut service: S, requests: usize)
 where
-    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible>,
 {
     let hyper_built = HyperBuilt::new(AUTHORIZE);
     for _ in 0..requests {
-        let request = hyper_built.request::<()>();
+        let request = hyper_built.request::<Body>();
         now(std::future::poll_fn(|cx| service.poll_ready(cx))).unwrap();
         black_box(now(service.call(black_box(request))).unwrap());
     }
@@ -39,9 +46,9 @@ where
 fn answering<B>(
     status: StatusCode,
     location: &'static str,
-) -> impl Service<Request<B>, Response = Response<()>, Error = Infallible> + Clone {
+) -> impl Service<Request<B>, Response = Response<Body>, Error = Infallible> + Clone {
     service_fn(move |_request: Request<B>| {
-        let mut response = Response::new(());
+        let mut response = Response::new(Empty::new());
         *response.status_mut() = status;
         if !location.is_empty() {
             response
@@ -75,7 +82,7 @@ fn main() {
         Some("rejection") => (StatusCode::FOUND, REJECTION),
         _ => {
             eprintln!(
-                "usage: instructions {{ok,code,rejection}}_{{bare,floor,observed,recorded,bodies}} REQUESTS, or parsing_floor REQUESTS"
+                "usage: instructions {{ok,code,rejection}}_{{bare,floor,observed,recorded,bodies,sensitive,trace}} REQUESTS, or parsing_floor REQUESTS"
             );
             return;
         }
@@ -89,6 +96,12 @@ fn main() {
         });
     } else if scenario.ends_with("_floor") {
         run(CaptureFloor::new(answering(status, location)), requests);
+    } else if scenario.ends_with("_sensitive") {
+        let sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]);
+        run(sensitive.layer(answering(status, location)), requests);
+    } else if scenario.ends_with("_trace") {
+        let trace = TraceLayer::new_for_http();
+        run(trace.layer(answering(status, location)), requests);
     } else if scenario.ends_with("_bodies") {
         // A layer that reads bodies, on requests that are not forms.
         run(
@@ -96,6 +109,6 @@ fn main() {
             requests,
         );
     } else {
-        run(answering::<()>(status, location), requests);
+        run(answering::<Body>(status, location), requests);
     }
 }
