@@ -93,7 +93,7 @@ async fn client(
         if number >= total {
             break;
         }
-        let rejected = number.is_multiple_of(10);
+        let rejected = number % 10 == 0;
         let scope = if rejected {
             "openid+admin"
         } else {

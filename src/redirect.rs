@@ -1,47 +1,65 @@
 //! Pure: does a `Location` value carry `error=invalid_scope`?
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
-
-use url::Url;
 
 /// The OAuth error code this crate watches for (RFC 6749 §4.1.2.1).
 const INVALID_SCOPE: &str = "invalid_scope";
 
 /// Whether a redirect's `Location` carries a parameter named `error` whose
 /// decoded value is exactly `invalid_scope`, in its query or its fragment
-/// (`response_mode=fragment`). Relative references count as much as absolute
-/// ones. A value that is not UTF-8 is no rejection.
+/// (`response_mode=fragment`).
 ///
-/// The Location is read the way a browser reads it: as a WHATWG URL (the
-/// `url` crate), relative to a placeholder base. One that does not parse
-/// sends the browser nowhere and is no rejection.
+/// What counts is what the server said, not whether a browser could follow
+/// it: a Location with a bad port, a bad host or a stray space still
+/// carries the error. Its query and fragment are found by the WHATWG URL
+/// standard's rules for where they start (after leading and trailing C0
+/// controls and spaces are trimmed and every ASCII tab and newline is
+/// dropped: the fragment after the first `#`, the query after the first `?`
+/// before it), and their parameters are decoded with `form_urlencoded`.
+/// Bytes that are not UTF-8 decode lossily, so they never spell
+/// `invalid_scope`.
 ///
-/// Cost: the WHATWG parser only turns other bytes into `invalid_scope` by
-/// decoding a `%` escape or by dropping an ASCII tab or newline. A Location
-/// with none of those and no literal `invalid_scope` is ruled out after one
-/// scan, without parsing, so ordinary redirects cost no parse.
+/// Cost: only a literal `invalid_scope`, a `%` escape of a letter of `error`
+/// or `invalid_scope`, or a dropped tab or newline can make these bytes say
+/// `error=invalid_scope`. A Location with none of them (a success redirect,
+/// RFC 9207's `iss=https%3A%2F%2F…` included) is ruled out by three
+/// vectorized scans, without decoding or allocating.
 pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
     if !could_spell_invalid_scope(location) {
         return false;
     }
-    let Ok(location) = std::str::from_utf8(location) else {
-        return false;
+    let location = without_tabs_and_newlines(trim_c0_and_space(location));
+    let (before_fragment, fragment) = match memchr::memchr(b'#', &location) {
+        Some(hash) => (&location[..hash], Some(&location[hash + 1..])),
+        None => (&location[..], None),
     };
-    let Ok(url) = Url::options()
-        .base_url(Some(placeholder_base()))
-        .parse(location)
-    else {
-        return false;
-    };
-    let in_query = has_invalid_scope_error(url.query());
-    in_query || has_invalid_scope_error(url.fragment())
+    let query = memchr::memchr(b'?', before_fragment).map(|mark| &before_fragment[mark + 1..]);
+    query.is_some_and(has_invalid_scope_error) || fragment.is_some_and(has_invalid_scope_error)
 }
 
-/// The cheap test before any parse, with `memchr`'s vectorized searches.
+/// The cheap test before any decoding: could these bytes decode to
+/// `error=invalid_scope` at all?
 fn could_spell_invalid_scope(bytes: &[u8]) -> bool {
-    memchr::memchr3(b'%', b'\t', b'\n', bytes).is_some()
-        || memchr::memchr(b'\r', bytes).is_some()
+    memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_some()
+        || memchr::memchr_iter(b'%', bytes).any(|at| escapes_a_needed_letter(&bytes[at..]))
         || invalid_scope_finder().find(bytes).is_some()
+}
+
+/// Whether `escape` (which starts with `%`) decodes to a byte that
+/// `error=invalid_scope` is spelled with. An escape of anything else (`%3A`,
+/// `%2F`) cannot turn into the error, so it is no reason to decode.
+fn escapes_a_needed_letter(escape: &[u8]) -> bool {
+    let hex = |at: usize| {
+        escape
+            .get(at)
+            .and_then(|&digit| char::from(digit).to_digit(16))
+    };
+    match (hex(1), hex(2)) {
+        // `as u8` cannot truncate: two hex digits are at most 0xFF.
+        (Some(high), Some(low)) => b"_acdeilnoprsv".contains(&((high * 16 + low) as u8)),
+        _ => false,
+    }
 }
 
 fn invalid_scope_finder() -> &'static memchr::memmem::Finder<'static> {
@@ -49,18 +67,39 @@ fn invalid_scope_finder() -> &'static memchr::memmem::Finder<'static> {
     FINDER.get_or_init(|| memchr::memmem::Finder::new(INVALID_SCOPE))
 }
 
-/// What relative Locations resolve against; only their query and fragment
-/// are read, so the base itself never matters.
-fn placeholder_base() -> &'static Url {
-    static BASE: OnceLock<Url> = OnceLock::new();
-    BASE.get_or_init(|| Url::parse("https://authorization-server.invalid/").expect("a valid URL"))
+/// WHATWG URL parsing, first step: strip leading and trailing C0 controls
+/// and spaces.
+fn trim_c0_and_space(bytes: &[u8]) -> &[u8] {
+    let is_c0_or_space = |byte: &u8| *byte <= b' ';
+    let start = bytes
+        .iter()
+        .position(|byte| !is_c0_or_space(byte))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|byte| !is_c0_or_space(byte))
+        .map_or(start, |last| last + 1);
+    &bytes[start..end]
 }
 
-fn has_invalid_scope_error(parameters: Option<&str>) -> bool {
-    parameters.is_some_and(|parameters| {
-        form_urlencoded::parse(parameters.as_bytes())
-            .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
-    })
+/// WHATWG URL parsing, second step: remove every ASCII tab and newline.
+/// Copies only when there is one.
+fn without_tabs_and_newlines(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_none() {
+        return Cow::Borrowed(bytes);
+    }
+    Cow::Owned(
+        bytes
+            .iter()
+            .copied()
+            .filter(|byte| !matches!(byte, b'\t' | b'\n' | b'\r'))
+            .collect(),
+    )
+}
+
+fn has_invalid_scope_error(parameters: &[u8]) -> bool {
+    form_urlencoded::parse(parameters)
+        .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
 }
 
 #[cfg(test)]
@@ -106,6 +145,8 @@ mod tests {
     fn escaped_spellings_are_decoded() {
         assert!(detects("/cb?error=invalid%5Fscope"));
         assert!(detects("/cb?%65rror=%69nvalid_scope"));
+        assert!(detects("/cb?error=%69%6e%76%61%6c%69%64%5f%73%63%6f%70%65"));
+        assert!(detects("/cb?%65%72%72%6F%72=invalid_scope"));
     }
 
     #[test]
@@ -122,11 +163,31 @@ mod tests {
             "/cb/error=invalid_scope",
             "/cb?code=abc&state=%2F",
             "/cb?error=INVALID_SCOPE",
+            "/cb?error=%49NVALID_SCOPE",
             "https://invalid_scope.example/?code=1",
+            "/cb#?error=invalid_scope",
             "",
         ] {
             assert!(!detects(location), "{location:?} is no rejection");
         }
+    }
+
+    #[test]
+    fn the_first_question_mark_before_the_fragment_starts_the_query() {
+        assert!(detects("/cb?a=1?&error=invalid_scope"));
+        assert!(detects("https://user?error=invalid_scope&x=@host/"));
+        assert!(
+            detects("/cb?x=1#a?&error=invalid_scope"),
+            "a fragment parameter"
+        );
+        assert!(
+            !detects("/cb#a#error=invalid_scope"),
+            "`#` is part of the name"
+        );
+        assert!(
+            !detects("/cb?a=1?error=invalid_scope"),
+            "`?` is part of the value"
+        );
     }
 
     #[test]
@@ -139,24 +200,63 @@ mod tests {
         assert!(detects("/cb?error=invalid_sc\tope"));
         assert!(detects("/cb?err\tor=invalid_scope"));
         assert!(detects("/cb?error=invalid_\r\nscope"));
+        assert!(detects("/cb\t?error=invalid_scope"));
+        assert!(detects("/cb?error=invalid_scope\t"));
     }
 
     #[test]
-    fn a_location_a_browser_cannot_follow_is_no_rejection() {
-        assert!(!detects("http://[::1?error=invalid_scope"));
-        assert!(!detects("https://exa mple.com/cb?error=invalid_scope"));
-        assert!(!detects("http://host:99999/cb?error=invalid_scope"));
+    fn leading_and_trailing_controls_and_spaces_are_trimmed() {
+        assert!(detects(" /cb?error=invalid_scope "));
+        assert!(detects("\u{1}/cb?error=invalid_scope\u{0}"));
+        assert!(
+            !detects("/cb?error=invalid_scope%20"),
+            "an escaped space stays"
+        );
+    }
+
+    #[test]
+    fn a_location_a_browser_cannot_follow_still_carries_the_error() {
+        // The server rejected; that the URL standard refuses the target
+        // changes nothing about what the server said.
+        assert!(detects("http://[::1?error=invalid_scope"));
+        assert!(detects("https://exa mple.com/cb?error=invalid_scope"));
+        assert!(detects(
+            "https://client.example:99999/cb?error=invalid_scope"
+        ));
+        assert!(detects("https://xn--a.example/cb?error=invalid_scope"));
+        assert!(carries_invalid_scope(b"\xc3\x28/cb?error=invalid_scope"));
+    }
+
+    #[test]
+    fn success_redirects_are_ruled_out_before_any_decoding() {
+        use super::could_spell_invalid_scope;
+        for location in [
+            "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj",
+            "https://client.example/cb?code=abc&state=xyz&iss=https%3A%2F%2Fas.example.com",
+            "https://client.example/cb#code=abc&iss=https%3A%2F%2Fas.example.com%2Frealms%2Fmain",
+            "/cb?%",
+            "/cb?%6",
+            "/cb?%zz",
+        ] {
+            assert!(
+                !could_spell_invalid_scope(location.as_bytes()),
+                "{location}"
+            );
+        }
+        for location in ["/cb?%65", "/cb?%5f", "/cb?x\t", "/cb?invalid_scope"] {
+            assert!(could_spell_invalid_scope(location.as_bytes()), "{location}");
+        }
     }
 
     #[test]
     fn malformed_input_never_panics_and_is_no_rejection() {
         assert!(!carries_invalid_scope(b"/cb?error=invalid_scope\xff"));
-        assert!(!carries_invalid_scope(b"\xc3\x28?error=invalid_scope"));
         for location in ["%", "%%%", "?%zz=%", "?&&==&", "#", "?", "??#?#", "%E2%82"] {
             assert!(!detects(location));
         }
         // Escapes that decode to invalid UTF-8 are replaced, never trusted.
         assert!(!detects("?error=invalid_scope%FF"));
+        assert!(!detects("?error=invalid_scope%"));
     }
 
     #[test]

@@ -302,16 +302,40 @@ fn responses_that_are_not_rejections_emit_nothing() {
 }
 
 #[test]
-fn a_non_utf8_location_is_no_rejection_and_no_panic() {
-    let response = Response::builder()
-        .status(302)
-        .header(
-            LOCATION,
-            HeaderValue::from_bytes(b"/cb?error=invalid_scope&x=\xff").unwrap(),
-        )
-        .body(String::new())
-        .unwrap();
-    no_event(WIZARD_REQUEST, response);
+fn a_non_utf8_location_is_still_what_the_server_said() {
+    // A byte that is not UTF-8 beside the error does not unsay it.
+    let response = |location: &[u8]| {
+        Response::builder()
+            .status(302)
+            .header(LOCATION, HeaderValue::from_bytes(location).unwrap())
+            .body(String::new())
+            .unwrap()
+    };
+    let layer = InvalidScopeObserverLayer::new(grantable());
+    let (_, events) = observe(
+        layer,
+        request(WIZARD_REQUEST),
+        response(b"/cb?error=invalid_scope&x=\xff"),
+    );
+    assert_eq!(
+        rejection_fields(&events)["missing_scopes"],
+        "llm_gateway:read"
+    );
+    // Inside the value it decodes to U+FFFD: no longer `invalid_scope`.
+    no_event(WIZARD_REQUEST, response(b"/cb?error=invalid_scope\xff"));
+}
+
+#[test]
+fn a_location_the_url_standard_refuses_is_still_a_rejection() {
+    for location in [
+        "https://client.example:99999/cb?error=invalid_scope&state=xyz",
+        "https://exa mple.com/cb?error=invalid_scope",
+        "http://[::1/cb?error=invalid_scope",
+        "https://xn--a.example/cb#error=invalid_scope",
+    ] {
+        let fields = rejection_event(WIZARD_REQUEST, 302, location);
+        assert_eq!(fields["missing_scopes"], "llm_gateway:read", "{location}");
+    }
 }
 
 #[test]
