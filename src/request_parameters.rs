@@ -58,7 +58,9 @@ impl RequestParameters {
 
     /// The client identifier of `Authorization: Basic` client credentials
     /// (RFC 6749 §2.3.1): base64 of `client_id:secret`, each part
-    /// form-urlencoded. The secret is never kept.
+    /// form-urlencoded. The secret is never kept. Credentials without a
+    /// colon give no client id: RFC 7617 requires it, and without one
+    /// there is no telling an id from a secret sent alone.
     pub(crate) fn from_basic_credentials(authorization: &HeaderValue) -> Self {
         let client_id = (|| {
             // RFC 9110 §11.1: the scheme is case-insensitive, then 1*SP.
@@ -69,7 +71,8 @@ impl RequestParameters {
                 return None;
             }
             let decoded = STANDARD.decode(credentials.trim_ascii()).ok()?;
-            let encoded_id = decoded.split(|&byte| byte == b':').next()?;
+            let colon = memchr::memchr(b':', &decoded)?;
+            let encoded_id = &decoded[..colon];
             // The identifier is form-urlencoded, so it holds no raw `=` or
             // `&`: decoded as a form, it is the first parameter's name.
             let (client_id, _) = form_urlencoded::parse(encoded_id).next()?;
@@ -186,13 +189,23 @@ mod tests {
         // base64("my+app%21:s3cr3t")
         let value = format!("Basic {}", STANDARD.encode("my+app%21:s3cr3t"));
         assert_eq!(basic(&value).as_deref(), Some("my app!"));
-        let no_secret = format!("Basic {}", STANDARD.encode("only-id"));
-        assert_eq!(basic(&no_secret).as_deref(), Some("only-id"));
+        let empty_secret = format!("Basic {}", STANDARD.encode("only-id:"));
+        assert_eq!(basic(&empty_secret).as_deref(), Some("only-id"));
         let any_case = format!("bAsIc   {}", STANDARD.encode("wizard:x"));
         assert_eq!(basic(&any_case).as_deref(), Some("wizard"));
         assert_eq!(basic("Bearer abc"), None);
         assert_eq!(basic("Basicd2l6YXJkOng="), None);
         assert_eq!(basic("Basic !!!not-base64"), None);
         assert_eq!(basic("Basic "), None);
+    }
+
+    #[test]
+    fn credentials_without_a_colon_give_no_client_id() {
+        // Some clients send a bare secret; it must never pass for an id.
+        let bare_secret = format!(
+            "Basic {}",
+            STANDARD.encode("sk_live_4eC39HqLyjWDarjtT1zdp7dc")
+        );
+        assert_eq!(basic(&bare_secret), None);
     }
 }
