@@ -55,6 +55,13 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
     );
 }
 
+/// Emits `<event_name>.suppressed` at WARN with the count of `event_name`
+/// events the rate limit kept out of the log that no later event carried:
+/// written once, when the layer and all its services are dropped.
+pub(crate) fn emit_suppressed_summary(event_name: &str, suppressed: u64) {
+    tracing::warn!(target: TARGET, suppressed, "{event_name}.suppressed");
+}
+
 /// Whether a rejection event would be recorded.
 pub(crate) fn rejection_enabled() -> bool {
     tracing::enabled!(target: TARGET, Level::WARN)

@@ -10,7 +10,7 @@ use tracing::Level;
 
 use crate::bodies::{HeadersOnly, WithBodies};
 use crate::observe::{Observer, Settings};
-use crate::rate_limit::{EventBudget, RateLimit};
+use crate::rate_limit::{EventBudgets, RateLimit};
 use crate::redirect_statuses::RedirectStatuses;
 use crate::{InvalidScopeObserver, ScopeSet};
 
@@ -42,17 +42,17 @@ use crate::{InvalidScopeObserver, ScopeSet};
 /// # drop(layer);
 /// ```
 pub struct InvalidScopeObserverLayer<G, H = (), R = HeadersOnly> {
-    /// Every service this layer builds gets a clone. Its event budgets are
-    /// behind `Arc`s, so the rate limit holds for the layer as a whole (all
-    /// routes of a router together).
-    observer: Observer<G, H>,
+    /// Every service this layer builds, and every clone of the layer, holds
+    /// this same `Arc`: one grantable source, one hook and one set of event
+    /// budgets for the layer as a whole (all routes of a router together).
+    observer: Arc<Observer<G, H>>,
     reads: PhantomData<fn() -> R>,
 }
 
-impl<G: Clone, H: Clone, R> Clone for InvalidScopeObserverLayer<G, H, R> {
+impl<G, H, R> Clone for InvalidScopeObserverLayer<G, H, R> {
     fn clone(&self) -> Self {
         Self {
-            observer: self.observer.clone(),
+            observer: Arc::clone(&self.observer),
             reads: PhantomData,
         }
     }
@@ -79,18 +79,15 @@ impl<G> InvalidScopeObserverLayer<G> {
     /// ```
     pub fn new(grantable: G) -> Self {
         Self {
-            observer: Observer {
-                grantable,
-                on_rejection: (),
+            observer: Arc::new(Observer {
+                grantable: Arc::new(grantable),
+                on_rejection: Arc::new(()),
                 known_scopes: None,
-                budget: Arc::new(EventBudget::new(RateLimit::default())),
-                // The same limit, apart, so narrowings cannot crowd out
-                // rejections.
-                narrowing_budget: Arc::new(EventBudget::new(RateLimit::default())),
+                budgets: Arc::new(EventBudgets::new(RateLimit::default())),
                 #[cfg(feature = "metrics")]
                 metrics: None,
                 settings: Settings::default(),
-            },
+            }),
             reads: PhantomData,
         }
     }
@@ -110,19 +107,29 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn on_rejection<NewH>(self, hook: NewH) -> InvalidScopeObserverLayer<G, NewH, R> {
-        let mut observer = self.observer;
-        observer.settings.hook_installed = true;
+        let observer = Arc::unwrap_or_clone(self.observer);
         InvalidScopeObserverLayer {
-            observer: Observer {
+            observer: Arc::new(Observer {
                 grantable: observer.grantable,
-                on_rejection: hook,
+                on_rejection: Arc::new(hook),
                 known_scopes: observer.known_scopes,
-                budget: observer.budget,
-                narrowing_budget: observer.narrowing_budget,
+                budgets: observer.budgets,
                 #[cfg(feature = "metrics")]
                 metrics: observer.metrics,
                 settings: observer.settings,
-            },
+            }),
+            reads: PhantomData,
+        }
+    }
+
+    /// Changes the shared part before any service holds it. A layer that
+    /// was cloned gets a copy of its own (the grantable source, the hook and
+    /// the event budgets stay shared); configuring never panics.
+    fn configure(self, change: impl FnOnce(&mut Observer<G, H>)) -> Self {
+        let mut observer = Arc::unwrap_or_clone(self.observer);
+        change(&mut observer);
+        Self {
+            observer: Arc::new(observer),
             reads: PhantomData,
         }
     }
@@ -162,9 +169,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .narrowing_level(tracing::Level::WARN);
     /// # drop(layer);
     /// ```
-    pub fn narrowing_level(mut self, level: Level) -> Self {
-        self.observer.settings.narrowing_level = level;
-        self
+    pub fn narrowing_level(self, level: Level) -> Self {
+        self.configure(|observer| {
+            observer.settings.narrowing_level = level;
+        })
     }
 
     /// Tells the layer every scope the server knows, so each event also says
@@ -181,16 +189,18 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .known_scopes(SCOPE_REGISTRY);
     /// # drop(layer);
     /// ```
-    pub fn known_scopes(mut self, registry: impl Into<ScopeSet>) -> Self {
-        self.observer.known_scopes = Some(registry.into());
-        self
+    pub fn known_scopes(self, registry: impl Into<ScopeSet>) -> Self {
+        self.configure(|observer| {
+            observer.known_scopes = Some(registry.into());
+        })
     }
 
     /// Limits how many events per second the layer emits (100 per second
     /// with a burst of 100 by default). Rejections over the limit are
-    /// counted into the next event's `suppressed` field, and do not reach the
-    /// hook unless [`call_hook_for_every_rejection`] is set. Narrowings have
-    /// a budget of their own under the same limit.
+    /// counted into the next event of the same name's `suppressed` field (or,
+    /// at shutdown, into one `<event name>.suppressed` summary), and do not
+    /// reach the hook unless [`call_hook_for_every_rejection`] is set. Each
+    /// event name has a budget of its own under this limit.
     ///
     /// [`call_hook_for_every_rejection`]: InvalidScopeObserverLayer::call_hook_for_every_rejection
     ///
@@ -200,10 +210,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .rate_limit(RateLimit::per_second(10).burst(100));
     /// # drop(layer);
     /// ```
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.observer.budget = Arc::new(EventBudget::new(limit));
-        self.observer.narrowing_budget = Arc::new(EventBudget::new(limit));
-        self
+    pub fn rate_limit(self, limit: RateLimit) -> Self {
+        self.configure(|observer| {
+            observer.budgets = Arc::new(EventBudgets::new(limit));
+        })
     }
 
     /// Calls the hook for every rejection, also those the rate limit keeps
@@ -216,9 +226,8 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .call_hook_for_every_rejection();
     /// # drop(layer);
     /// ```
-    pub fn call_hook_for_every_rejection(mut self) -> Self {
-        self.observer.settings.hook_sees_every_rejection = true;
-        self
+    pub fn call_hook_for_every_rejection(self) -> Self {
+        self.configure(|observer| observer.settings.hook_sees_every_rejection = true)
     }
 
     /// Counts every rejection in the `metrics` facade, before the event rate
@@ -232,9 +241,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// ```
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-    pub fn count_in_metrics(mut self, metrics: crate::ScopeMetrics) -> Self {
-        self.observer.metrics = Some(metrics);
-        self
+    pub fn count_in_metrics(self, metrics: crate::ScopeMetrics) -> Self {
+        self.configure(|observer| {
+            observer.metrics = Some(metrics);
+        })
     }
 
     /// Cuts the reported `client_id` to at most `characters` characters
@@ -245,9 +255,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).client_id_limit(64);
     /// # drop(layer);
     /// ```
-    pub fn client_id_limit(mut self, characters: usize) -> Self {
-        self.observer.settings.limits.client_id_chars = characters;
-        self
+    pub fn client_id_limit(self, characters: usize) -> Self {
+        self.configure(|observer| {
+            observer.settings.limits.client_id_chars = characters;
+        })
     }
 
     /// Lists at most `scopes` scopes in each scope field of an event (64 by
@@ -258,9 +269,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).scopes_per_field_limit(16);
     /// # drop(layer);
     /// ```
-    pub fn scopes_per_field_limit(mut self, scopes: usize) -> Self {
-        self.observer.settings.limits.scopes_per_field = scopes;
-        self
+    pub fn scopes_per_field_limit(self, scopes: usize) -> Self {
+        self.configure(|observer| {
+            observer.settings.limits.scopes_per_field = scopes;
+        })
     }
 
     /// Cuts each scope in an event to at most `characters` characters (128
@@ -271,9 +283,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).scope_length_limit(64);
     /// # drop(layer);
     /// ```
-    pub fn scope_length_limit(mut self, characters: usize) -> Self {
-        self.observer.settings.limits.scope_chars = characters;
-        self
+    pub fn scope_length_limit(self, characters: usize) -> Self {
+        self.configure(|observer| {
+            observer.settings.limits.scope_chars = characters;
+        })
     }
 
     /// Cuts the reported `User-Agent` to at most `characters` characters
@@ -284,9 +297,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).user_agent_limit(80);
     /// # drop(layer);
     /// ```
-    pub fn user_agent_limit(mut self, characters: usize) -> Self {
-        self.observer.settings.limits.user_agent_chars = characters;
-        self
+    pub fn user_agent_limit(self, characters: usize) -> Self {
+        self.configure(|observer| {
+            observer.settings.limits.user_agent_chars = characters;
+        })
     }
 
     /// Looks only at responses with these statuses (every 3xx by default).
@@ -305,9 +319,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .redirect_statuses([StatusCode::FOUND, StatusCode::SEE_OTHER]);
     /// # drop(layer);
     /// ```
-    pub fn redirect_statuses(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
-        self.observer.settings.redirect_statuses = RedirectStatuses::only(statuses);
-        self
+    pub fn redirect_statuses(self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
+        self.configure(|observer| {
+            observer.settings.redirect_statuses = RedirectStatuses::only(statuses);
+        })
     }
 }
 
@@ -325,17 +340,18 @@ impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     ///     .body_limit(16 * 1024);
     /// # drop(layer);
     /// ```
-    pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.observer.settings.body_limit = bytes;
-        self
+    pub fn body_limit(self, bytes: usize) -> Self {
+        self.configure(|observer| {
+            observer.settings.body_limit = bytes;
+        })
     }
 }
 
-impl<S, G: Clone, H: Clone, R> Layer<S> for InvalidScopeObserverLayer<G, H, R> {
+impl<S, G, H, R> Layer<S> for InvalidScopeObserverLayer<G, H, R> {
     type Service = InvalidScopeObserver<S, G, H, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        InvalidScopeObserver::from_parts(inner, Arc::new(self.observer.clone()))
+        InvalidScopeObserver::from_parts(inner, Arc::clone(&self.observer))
     }
 }
 
@@ -346,7 +362,7 @@ impl<G, H, R> fmt::Debug for InvalidScopeObserverLayer<G, H, R> {
             .field("on_rejection", &std::any::type_name::<H>())
             .field("reads", &std::any::type_name::<R>())
             .field("known_scopes", &self.observer.known_scopes)
-            .field("budget", &self.observer.budget)
+            .field("budgets", &self.observer.budgets)
             .field("settings", &self.observer.settings)
             .finish()
     }

@@ -36,7 +36,7 @@ pub use crate::on_rejection::OnRejection;
 #[cfg(feature = "posthog")]
 pub use crate::posthog::PostHogHook;
 pub use crate::rate_limit::RateLimit;
-pub use crate::rejection::InvalidScopeRejection;
+pub use crate::rejection::{InvalidScopeRejection, RejectionKind};
 pub use crate::scope::{ScopeIter, ScopeSet};
 pub use crate::scope_decision::ScopeDecision;
 #[cfg(feature = "metrics")]

@@ -12,9 +12,10 @@ use tracing::Level;
 use crate::captured_request::CapturedRequest;
 use crate::log_safe::cut_to_chars;
 use crate::narrowing::ScopeNarrowing;
-use crate::rate_limit::{Admission, EventBudget};
+use crate::rate_limit::{Admission, EventBudget, EventBudgets};
 use crate::redirect::carries_invalid_scope;
 use crate::redirect_statuses::RedirectStatuses;
+use crate::rejection::RejectionKind;
 use crate::token_answer::TokenAnswer;
 use crate::{
     event, GrantableScopes, InvalidScopeRejection, OnRejection, ScopeDecision, ScopeSet, TARGET,
@@ -22,26 +23,42 @@ use crate::{
 
 /// What every service of one layer shares: the grantable source, the hook,
 /// the known scopes, the event budgets and the settings. The layer holds one
-/// while it is configured; each service gets a clone (the budgets stay
-/// shared), and each request holds it through one `Arc`.
-#[derive(Clone, Debug)]
+/// `Arc` of it, every service it builds a clone of that `Arc`, and so does
+/// each request on its rejection path: a router of any size shares one
+/// grantable source and one hook, and neither needs to be `Clone`.
+///
+/// The grantable source and the hook sit behind `Arc`s of their own only so
+/// that a builder method called on a layer that was already cloned can make
+/// a new `Observer` without copying them.
+#[derive(Debug)]
 pub(crate) struct Observer<G, H> {
-    pub(crate) grantable: G,
-    pub(crate) on_rejection: H,
+    pub(crate) grantable: Arc<G>,
+    pub(crate) on_rejection: Arc<H>,
     pub(crate) known_scopes: Option<ScopeSet>,
-    pub(crate) budget: Arc<EventBudget>,
-    pub(crate) narrowing_budget: Arc<EventBudget>,
+    pub(crate) budgets: Arc<EventBudgets>,
     #[cfg(feature = "metrics")]
     pub(crate) metrics: Option<crate::ScopeMetrics>,
     pub(crate) settings: Settings,
+}
+
+impl<G, H> Clone for Observer<G, H> {
+    fn clone(&self) -> Self {
+        Self {
+            grantable: Arc::clone(&self.grantable),
+            on_rejection: Arc::clone(&self.on_rejection),
+            known_scopes: self.known_scopes.clone(),
+            budgets: Arc::clone(&self.budgets),
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics.clone(),
+            settings: self.settings,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Settings {
     pub(crate) redirect_statuses: RedirectStatuses,
     pub(crate) limits: EventLimits,
-    /// Whether `.on_rejection` installed a hook.
-    pub(crate) hook_installed: bool,
     /// Whether the hook sees rejections the rate limit kept from the log.
     pub(crate) hook_sees_every_rejection: bool,
     pub(crate) narrowing_level: Level,
@@ -68,7 +85,6 @@ impl Default for Settings {
                 client_id_chars: 128,
                 user_agent_chars: 200,
             },
-            hook_installed: false,
             hook_sees_every_rejection: false,
             narrowing_level: Level::INFO,
             body_limit: 8 * 1024,
@@ -85,7 +101,12 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let decision = response.extensions().get::<ScopeDecision>();
         if self.is_rejecting_redirect(response) {
             self.guarded(|| {
-                self.report_rejection(request, response.status(), decision, Answer::Redirect)
+                self.report_rejection(
+                    request,
+                    response.status(),
+                    decision,
+                    RejectionKind::Authorize,
+                )
             });
         } else if let Some(granted) = decision.and_then(|decision| decision.granted.as_ref()) {
             self.guarded(|| {
@@ -113,9 +134,8 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         json: &[u8],
     ) {
         match TokenAnswer::parse(json) {
-            TokenAnswer::InvalidScope if status.is_client_error() => {
-                self.guarded(|| self.report_rejection(request, status, decision, Answer::Json))
-            }
+            TokenAnswer::InvalidScope if status.is_client_error() => self
+                .guarded(|| self.report_rejection(request, status, decision, RejectionKind::Token)),
             // (A grant that carries a decision with `granted` is reported
             // from its headers and never watched.)
             TokenAnswer::Granted(scope) if status.is_success() => self.guarded(|| {
@@ -137,22 +157,35 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     }
 
     /// Rate-limits, builds the rejection, counts, emits and calls the hook.
+    /// Each kind of rejection spends its own event's budget, so the
+    /// `suppressed` count an event carries is of its own name only.
     fn report_rejection(
         &self,
         request: &CapturedRequest,
         status: StatusCode,
         decision: Option<&ScopeDecision>,
-        answer: Answer,
+        kind: RejectionKind,
     ) {
         if !self.anyone_listens() {
             return;
         }
-        let admission = self.budget.admit();
+        let budget = self.budgets.rejections(kind);
+        let admission = budget.admit();
         let suppressed = admission == Admission::Suppressed;
         if suppressed && !self.settings.hook_sees_every_rejection && !self.counts_in_metrics() {
             return;
         }
-        let mut rejection = self.rejection(request, status, decision, answer);
+        // An admitted rejection holds the count it carries until its event
+        // is out: should building the report panic (a grantable source that
+        // panics, say), both go back to the budget for the next event.
+        let mut unreported = Unreported {
+            budget,
+            rejections: match admission {
+                Admission::Admitted { suppressed_before } => suppressed_before + 1,
+                Admission::Suppressed => 0,
+            },
+        };
+        let mut rejection = self.rejection(request, status, decision, kind);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             metrics.record(&rejection);
@@ -161,6 +194,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             Admission::Admitted { suppressed_before } => {
                 rejection.suppressed_before = suppressed_before;
                 event::emit(&rejection, &self.settings.limits);
+                unreported.rejections = 0;
                 self.call_hook(&rejection);
             }
             Admission::Suppressed if self.settings.hook_sees_every_rejection => {
@@ -171,11 +205,11 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     }
 
     /// Whether a rejection would reach anything: the log (a subscriber that
-    /// records WARN events of [`TARGET`]), a hook or metrics. When nothing
-    /// would, the rejection is not worked out at all, as `tracing` skips an
-    /// event nobody records.
+    /// records WARN events of [`TARGET`]), a hook that does something (not
+    /// `()`) or metrics. When nothing would, the rejection is not worked
+    /// out at all, as `tracing` skips an event nobody records.
     fn anyone_listens(&self) -> bool {
-        self.settings.hook_installed || self.counts_in_metrics() || event::rejection_enabled()
+        !self.on_rejection.is_noop() || self.counts_in_metrics() || event::rejection_enabled()
     }
 
     fn counts_in_metrics(&self) -> bool {
@@ -190,7 +224,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         request: &CapturedRequest,
         status: StatusCode,
         decision: Option<&ScopeDecision>,
-        answer: Answer,
+        kind: RejectionKind,
     ) -> InvalidScopeRejection {
         let parameters = request.parameters();
         let requested_scopes = decision
@@ -210,17 +244,14 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             ),
             None => (None, None),
         };
-        let grant_type = match answer {
-            Answer::Redirect => None,
-            Answer::Json => Some(parameters.grant_type.unwrap_or_default()),
-        };
-        let who = self.who_asked(request, &client_id, grant_type.as_deref());
+        let who = self.who_asked(request, &client_id, parameters.grant_type.as_deref());
         InvalidScopeRejection {
             requested_scopes,
             grantable_scopes,
             missing_scopes,
             unknown_scopes,
             ungranted_known_scopes,
+            kind,
             client_id: who.client_id,
             grant_type: who.grant_type,
             user_agent: who.user_agent,
@@ -251,7 +282,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if dropped_scopes.is_empty() {
             return;
         }
-        let Admission::Admitted { suppressed_before } = self.narrowing_budget.admit() else {
+        let Admission::Admitted { suppressed_before } = self.budgets.narrowings().admit() else {
             return;
         };
         let client_id = parameters.client_id.unwrap_or_default();
@@ -285,7 +316,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let (client_id, client_id_cut) = cut_to_chars(client_id, limits.client_id_chars);
         let (grant_type, grant_type_cut) = match grant_type {
             Some(grant_type) => {
-                let (kept, cut) = cut_to_chars(grant_type, limits.client_id_chars);
+                let (kept, cut) = cut_to_chars(grant_type, GRANT_TYPE_CHARS);
                 (Some(kept.to_string()), cut)
             }
             None => (None, false),
@@ -314,13 +345,24 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     }
 }
 
-/// How the inner service answered a rejection.
-#[derive(Clone, Copy)]
-enum Answer {
-    /// A redirect whose `Location` carries `error=invalid_scope`.
-    Redirect,
-    /// A JSON body whose `error` is `invalid_scope`.
-    Json,
+/// The most characters of a `grant_type` an event carries: the longest
+/// registered grant type
+/// (`urn:ietf:params:oauth:grant-type:token-exchange`) has 47.
+const GRANT_TYPE_CHARS: usize = 64;
+
+/// Rejections that were admitted to the log but not yet written there: given
+/// back to their budget on drop, unless an event carried them.
+struct Unreported<'a> {
+    budget: &'a EventBudget,
+    rejections: u64,
+}
+
+impl Drop for Unreported<'_> {
+    fn drop(&mut self) {
+        if self.rejections > 0 {
+            self.budget.count_suppressed(self.rejections);
+        }
+    }
 }
 
 /// The client, grant type and user agent of a report, cut to size.

@@ -1,5 +1,7 @@
 //! [`OnRejection`]: the hook called once per rejection, after the event.
 
+use std::sync::Arc;
+
 use crate::InvalidScopeRejection;
 
 /// Called once for every rejection the layer reports, right after the
@@ -7,10 +9,11 @@ use crate::InvalidScopeRejection;
 /// rejection to an error tracker or a metrics counter.
 ///
 /// Implemented for `()` (does nothing, the default), for any
-/// `Fn(&InvalidScopeRejection)`, and for a
+/// `Fn(&InvalidScopeRejection)`, for an `Arc` of a hook, and for a
 /// pair of hooks, which are called in order (so `(tracker, (audit, alert))`
-/// calls three). To go into a layer, a hook must also be `Clone`, and
-/// `Send + Sync + 'static` for axum and hyper.
+/// calls three). A hook need not be `Clone`: every service of a layer shares
+/// it through one `Arc`. For axum and hyper it must be
+/// `Send + Sync + 'static`.
 ///
 /// The hook runs on the request path: keep it quick, and move slow work
 /// (network calls) onto a queue or a spawned task. A hook that panics does
@@ -36,11 +39,31 @@ use crate::InvalidScopeRejection;
 pub trait OnRejection {
     /// Handles one rejection.
     fn on_rejection(&self, rejection: &InvalidScopeRejection);
+
+    /// Whether this hook does nothing at all, so that a rejection nobody
+    /// logs and no hook or metric needs is not worked out. `false` unless
+    /// you implement a no-op yourself; `()` answers `true`, and a pair when
+    /// both halves do.
+    ///
+    /// ```
+    /// use invalid_scope_observer::{InvalidScopeRejection, OnRejection};
+    ///
+    /// assert!(().is_noop());
+    /// assert!(((), ()).is_noop());
+    /// assert!(!(|_: &InvalidScopeRejection| {}).is_noop());
+    /// ```
+    fn is_noop(&self) -> bool {
+        false
+    }
 }
 
 impl OnRejection for () {
     #[inline]
     fn on_rejection(&self, _rejection: &InvalidScopeRejection) {}
+
+    fn is_noop(&self) -> bool {
+        true
+    }
 }
 
 impl<F> OnRejection for F
@@ -52,9 +75,25 @@ where
     }
 }
 
+/// Keeps a handle on a hook the layer also calls (to read what it
+/// counted, say).
+impl<T: OnRejection + ?Sized> OnRejection for Arc<T> {
+    fn on_rejection(&self, rejection: &InvalidScopeRejection) {
+        (**self).on_rejection(rejection)
+    }
+
+    fn is_noop(&self) -> bool {
+        (**self).is_noop()
+    }
+}
+
 impl<First: OnRejection, Second: OnRejection> OnRejection for (First, Second) {
     fn on_rejection(&self, rejection: &InvalidScopeRejection) {
         self.0.on_rejection(rejection);
         self.1.on_rejection(rejection);
+    }
+
+    fn is_noop(&self) -> bool {
+        self.0.is_noop() && self.1.is_noop()
     }
 }

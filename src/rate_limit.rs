@@ -1,15 +1,25 @@
-//! [`RateLimit`]: how many rejection events per second the layer emits, and
-//! the lock-free budget that enforces it.
+//! [`RateLimit`]: how many events per second the layer emits, the
+//! lock-free budget that enforces it, and one budget per event name.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// How many rejection events the layer may emit per second, so that a
+use crate::event;
+use crate::rejection::RejectionKind;
+use crate::NARROWED_EVENT;
+
+/// How many events of each name the layer may emit per second, so that a
 /// scanner hammering the authorization endpoint cannot flood the logs.
 ///
-/// Rejections over the limit are counted, not lost: the next event that is
-/// emitted carries the count in its `suppressed` field. The default is 100
-/// per second with a burst of 100.
+/// Each event name (`oauth.authorize.invalid_scope`,
+/// `oauth.token.invalid_scope`, `oauth.scope_narrowed`) has a budget of its
+/// own under this limit. What goes over it is counted, not lost: the next
+/// event of the same name carries the count in its `suppressed` field, and
+/// when the layer and all its services are dropped (a graceful shutdown),
+/// every count still pending is written as one `<event name>.suppressed`
+/// event. So the rejections of one name are exactly the count of its events
+/// plus the sum of `suppressed` over them and their summary. The default is
+/// 100 per second with a burst of 100.
 ///
 /// ```
 /// use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
@@ -111,6 +121,18 @@ impl EventBudget {
         }
     }
 
+    /// Counts `rejections` that were not reported into the next event's
+    /// `suppressed` (a report that failed after it was admitted gives its
+    /// own rejection and the count it carried back this way).
+    pub(crate) fn count_suppressed(&self, rejections: u64) {
+        self.suppressed.fetch_add(rejections, Ordering::Relaxed);
+    }
+
+    /// Takes the count no event has carried yet.
+    fn take_pending(&mut self) -> u64 {
+        std::mem::take(self.suppressed.get_mut())
+    }
+
     pub(crate) fn admit(&self) -> Admission {
         let now = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.admit_at(now)
@@ -138,6 +160,56 @@ impl EventBudget {
         }
         Admission::Admitted {
             suppressed_before: self.suppressed.swap(0, Ordering::Relaxed),
+        }
+    }
+}
+
+/// One budget per event name, shared by every service of a layer. When the
+/// last of them goes (the layer, its services and their requests in flight
+/// all dropped), each count still pending is written as a summary event, so
+/// no suppressed rejection is ever lost from the log.
+#[derive(Debug)]
+pub(crate) struct EventBudgets {
+    authorize: EventBudget,
+    token: EventBudget,
+    narrowing: EventBudget,
+}
+
+impl EventBudgets {
+    pub(crate) fn new(limit: RateLimit) -> Self {
+        Self {
+            authorize: EventBudget::new(limit),
+            token: EventBudget::new(limit),
+            narrowing: EventBudget::new(limit),
+        }
+    }
+
+    /// The budget of the event a rejection of this kind emits.
+    pub(crate) fn rejections(&self, kind: RejectionKind) -> &EventBudget {
+        match kind {
+            RejectionKind::Authorize => &self.authorize,
+            RejectionKind::Token => &self.token,
+        }
+    }
+
+    /// The budget of `oauth.scope_narrowed`.
+    pub(crate) fn narrowings(&self) -> &EventBudget {
+        &self.narrowing
+    }
+}
+
+impl Drop for EventBudgets {
+    fn drop(&mut self) {
+        let pending = [
+            (RejectionKind::Authorize.event_name(), &mut self.authorize),
+            (RejectionKind::Token.event_name(), &mut self.token),
+            (NARROWED_EVENT, &mut self.narrowing),
+        ];
+        for (event_name, budget) in pending {
+            let suppressed = budget.take_pending();
+            if suppressed > 0 {
+                event::emit_suppressed_summary(event_name, suppressed);
+            }
         }
     }
 }

@@ -39,6 +39,7 @@ pub struct InvalidScopeRejection {
     pub(crate) missing_scopes: ScopeSet,
     pub(crate) unknown_scopes: Option<ScopeSet>,
     pub(crate) ungranted_known_scopes: Option<ScopeSet>,
+    pub(crate) kind: RejectionKind,
     pub(crate) client_id: String,
     pub(crate) grant_type: Option<String>,
     pub(crate) user_agent: String,
@@ -92,24 +93,27 @@ impl InvalidScopeRejection {
         &self.client_id
     }
 
-    /// The token request's decoded `grant_type` (cut like `client_id`) when
-    /// the rejection was a JSON answer of the token or PAR endpoint (`""` if
-    /// the request named none); `None` for an authorization redirect.
+    /// The request's decoded `grant_type` (cut to 64 characters), when the
+    /// request named one: a token request does, an authorization request
+    /// does not (PAR requests usually do not either).
     pub fn grant_type(&self) -> Option<&str> {
         self.grant_type.as_deref()
     }
 
+    /// Where the rejection was seen: an authorization redirect or a JSON
+    /// answer of the token or PAR endpoint.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
     /// The message of this rejection's event: [`AUTHORIZE_EVENT`] for a
-    /// redirect, [`TOKEN_EVENT`] for a JSON answer.
+    /// redirect, [`TOKEN_EVENT`] for a JSON answer (see
+    /// [`RejectionKind::event_name`]).
     ///
     /// [`AUTHORIZE_EVENT`]: crate::AUTHORIZE_EVENT
     /// [`TOKEN_EVENT`]: crate::TOKEN_EVENT
     pub fn event_name(&self) -> &'static str {
-        if self.grant_type.is_some() {
-            crate::TOKEN_EVENT
-        } else {
-            crate::AUTHORIZE_EVENT
-        }
+        self.kind.event_name()
     }
 
     /// The request's `User-Agent` (lossy UTF-8, cut to the layer's limit),
@@ -122,6 +126,39 @@ impl InvalidScopeRejection {
     /// redirect, or a 400 or 401 JSON answer).
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+}
+
+/// Where a rejection was seen, which decides its event's name, its rate
+/// budget and its metrics counter.
+///
+/// ```
+/// use invalid_scope_observer::RejectionKind;
+///
+/// assert_eq!(RejectionKind::Authorize.event_name(), "oauth.authorize.invalid_scope");
+/// assert_eq!(RejectionKind::Token.event_name(), "oauth.token.invalid_scope");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// A redirect of the authorization endpoint whose `Location` carries
+    /// `error=invalid_scope` (RFC 6749 §4.1.2.1).
+    Authorize,
+    /// A JSON answer of the token or PAR endpoint whose `error` is
+    /// `invalid_scope` (RFC 6749 §5.2), seen when the layer
+    /// [observes bodies](crate::InvalidScopeObserverLayer::observe_bodies).
+    Token,
+}
+
+impl RejectionKind {
+    /// The message of the event a rejection of this kind emits:
+    /// [`AUTHORIZE_EVENT`](crate::AUTHORIZE_EVENT) or
+    /// [`TOKEN_EVENT`](crate::TOKEN_EVENT).
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Self::Authorize => crate::AUTHORIZE_EVENT,
+            Self::Token => crate::TOKEN_EVENT,
+        }
     }
 }
 

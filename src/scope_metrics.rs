@@ -1,7 +1,7 @@
 //! [`ScopeMetrics`]: rejections counted through the `metrics` facade.
 //! Needs the `metrics` feature.
 
-use crate::{InvalidScopeRejection, ScopeSet};
+use crate::{InvalidScopeRejection, RejectionKind, ScopeSet};
 
 /// The counter of authorization redirect rejections, one series per missing
 /// scope.
@@ -71,9 +71,9 @@ impl ScopeMetrics {
     }
 
     pub(crate) fn record(&self, rejection: &InvalidScopeRejection) {
-        let counter = match rejection.grant_type() {
-            None => REJECTIONS_BY_MISSING_SCOPE,
-            Some(_) => TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+        let counter = match rejection.kind() {
+            RejectionKind::Authorize => REJECTIONS_BY_MISSING_SCOPE,
+            RejectionKind::Token => TOKEN_REJECTIONS_BY_MISSING_SCOPE,
         };
         let missing = rejection.missing_scopes();
         let known_missing = missing.intersection(&self.known_scopes);

@@ -105,8 +105,14 @@ fn pass_through_allocates_nothing() {
         StatusCode::FOUND,
         "https://client.example/cb?code=abc&state=xyz",
     );
+    // RFC 9207: every success redirect of node-oidc-provider and Keycloak
+    // carries an escaped issuer.
+    let issuer_redirect = (
+        StatusCode::SEE_OTHER,
+        "https://client.example/cb?code=abc&state=xyz&iss=https%3A%2F%2Fas.example.com",
+    );
 
-    for (status, location) in [ok, code_redirect] {
+    for (status, location) in [ok, code_redirect, issuer_redirect] {
         // No query: nothing of the URI is kept.
         let no_query = || request(Uri::from_static("/authorize"));
         assert_eq!(

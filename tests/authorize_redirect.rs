@@ -569,8 +569,8 @@ fn inner_errors_pass_through_unchanged() {
 /// ERROR events, so none of ours.
 fn reject_with_warn_filtered_out<G, H>(layer: InvalidScopeObserverLayer<G, H>)
 where
-    G: GrantableScopes + Clone,
-    H: OnRejection + Clone,
+    G: GrantableScopes,
+    H: OnRejection,
 {
     let inner = service_fn(|_request: Request<()>| async {
         Ok::<_, Infallible>(redirect(302, "https://client/cb?error=invalid_scope"))
@@ -595,6 +595,15 @@ fn a_rejection_nobody_would_see_is_not_worked_out() {
 
     reject_with_warn_filtered_out(InvalidScopeObserverLayer::new(Arc::clone(&source)));
     assert_eq!(asked.load(Ordering::Relaxed), 0, "nobody listens");
+
+    // `()` is the hook that does nothing, and no listener.
+    reject_with_warn_filtered_out(
+        InvalidScopeObserverLayer::new(Arc::clone(&source)).on_rejection(((), ())),
+    );
+    reject_with_warn_filtered_out(
+        InvalidScopeObserverLayer::new(Arc::clone(&source)).on_rejection(()),
+    );
+    assert_eq!(asked.load(Ordering::Relaxed), 0, "`()` is no listener");
 
     let hooked = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&hooked);

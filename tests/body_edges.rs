@@ -13,8 +13,8 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use invalid_scope_observer::bodies::RequestBody;
 use invalid_scope_observer::{
-    InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeDecision, ScopeSet,
-    TOKEN_EVENT,
+    InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, RejectionKind, ScopeDecision,
+    ScopeSet, TOKEN_EVENT,
 };
 use support::{ours, run_captured, CapturedEvent, Frames};
 use tower::{service_fn, Layer, ServiceExt};
@@ -339,23 +339,62 @@ fn the_hook_sees_token_rejections_with_their_grant_type() {
     let record = Arc::clone(&seen);
     let layer = bodies_layer().on_rejection(move |rejection: &InvalidScopeRejection| {
         record.lock().unwrap().push((
+            rejection.kind(),
             rejection.event_name(),
             rejection.grant_type().map(str::to_string),
             rejection.missing_scopes().to_string(),
         ))
     });
     let (bytes, _) = run_with(
-        layer,
+        layer.clone(),
         form_post(&["grant_type=client_credentials&scope=openid+admin"]),
+        answer(400, "application/json", invalid_scope_json()),
+    );
+    bytes.unwrap();
+    // A PAR request names no grant type: still a token-endpoint rejection.
+    let (bytes, _) = run_with(
+        layer,
+        form_post(&["client_id=c&scope=openid+admin"]),
         answer(400, "application/json", invalid_scope_json()),
     );
     bytes.unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
-        [(
-            TOKEN_EVENT,
-            Some("client_credentials".to_string()),
-            "admin".to_string()
-        )]
+        [
+            (
+                RejectionKind::Token,
+                TOKEN_EVENT,
+                Some("client_credentials".to_string()),
+                "admin".to_string()
+            ),
+            (RejectionKind::Token, TOKEN_EVENT, None, "admin".to_string()),
+        ]
     );
+}
+
+#[test]
+fn grant_type_has_a_bound_of_its_own() {
+    let long = format!("grant_type=urn:{}&scope=admin", "x".repeat(200));
+    let layer = bodies_layer().client_id_limit(500);
+    let (bytes, events) = run_with(
+        layer,
+        form_post(&[Box::leak(long.into_boxed_str())]),
+        answer(400, "application/json", invalid_scope_json()),
+    );
+    bytes.unwrap();
+    let ours = ours(&events);
+    assert_eq!(ours.len(), 1, "{events:?}");
+    let grant_type = ours[0].field("grant_type");
+    assert_eq!(grant_type.chars().count(), 64, "{grant_type}");
+    assert_eq!(ours[0].field("truncated"), "true");
+
+    // A short client_id limit does not cut a grant type.
+    let (_, events) = run_with(
+        bodies_layer().client_id_limit(4),
+        form_post(&["grant_type=client_credentials&client_id=wizard&scope=admin"]),
+        answer(400, "application/json", invalid_scope_json()),
+    );
+    let ours = support::ours(&events);
+    assert_eq!(ours[0].field("grant_type"), "client_credentials");
+    assert_eq!(ours[0].field("client_id"), "wiza");
 }

@@ -1,5 +1,6 @@
 //! A flood of rejections is rate-limited, and every rejection is accounted
-//! for: events emitted plus the `suppressed` they carry equals rejections.
+//! for, per event name: the events of that name, plus the `suppressed` they
+//! and their shutdown summary carry, equal its rejections.
 
 mod support;
 
@@ -7,12 +8,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Request;
+use std::convert::Infallible;
+
+use http::header::{CONTENT_TYPE, LOCATION};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use invalid_scope_observer::bodies::RequestBody;
 use invalid_scope_observer::{
-    InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeSet,
+    InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeSet, AUTHORIZE_EVENT,
+    TOKEN_EVENT,
 };
-use support::{ours, run_captured};
-use tower::{Layer, ServiceExt};
+use support::{ours, run_captured, CapturedEvent, Frames};
+use tower::{service_fn, Layer, ServiceExt};
 
 fn request() -> Request<()> {
     Request::get("/authorize?client_id=scanner&scope=admin")
@@ -139,4 +146,201 @@ fn services_of_one_layer_share_one_budget() {
     // second the loop took on a slow machine.
     let refills = started.elapsed().as_secs() as usize;
     assert!((3..=3 + refills).contains(&ours(&events).len()));
+}
+
+/// The rejections of `event_name` the log accounts for: the count of its
+/// events plus the sum of `suppressed` over them and their summary, the
+/// query the README gives.
+fn accounted(events: &[CapturedEvent], event_name: &str) -> u64 {
+    let summary = format!("{event_name}.suppressed");
+    ours(events)
+        .into_iter()
+        .map(|event| {
+            let suppressed = || event.field("suppressed").parse::<u64>().unwrap();
+            match event.message() {
+                message if message == event_name => 1 + suppressed(),
+                message if message == summary => suppressed(),
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
+fn count(events: &[CapturedEvent], message: &str) -> usize {
+    ours(events)
+        .into_iter()
+        .filter(|event| event.message() == message)
+        .count()
+}
+
+/// A server that rejects authorization requests (GET) with a redirect and
+/// token requests (POST) with a JSON answer.
+fn rejecting_everything() -> impl tower::Service<
+    Request<RequestBody<Frames>>,
+    Response = Response<Frames>,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<Response<Frames>, Infallible>>,
+> + Clone {
+    service_fn(|request: Request<RequestBody<Frames>>| async move {
+        let response = if request.method() == Method::POST {
+            request.into_body().collect().await.unwrap();
+            Response::builder()
+                .status(StatusCode::BAD_REQUEST)
+                .header(CONTENT_TYPE, "application/json")
+                .body(Frames::new(&[r#"{"error":"invalid_scope"}"#]))
+        } else {
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .header(LOCATION, "/cb?error=invalid_scope")
+                .body(Frames::new(&[]))
+        };
+        Ok(response.unwrap())
+    })
+}
+
+fn token_request() -> Request<Frames> {
+    Request::post("/token")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Frames::new(&["grant_type=client_credentials&scope=admin"]))
+        .unwrap()
+}
+
+fn authorize_request() -> Request<Frames> {
+    Request::get("/authorize?client_id=scanner&scope=admin")
+        .body(Frames::new(&[]))
+        .unwrap()
+}
+
+async fn send<S>(service: &S, request: Request<Frames>)
+where
+    S: tower::Service<
+            Request<Frames>,
+            Response = Response<invalid_scope_observer::bodies::ResponseBody<Frames>>,
+        > + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let response = service.clone().oneshot(request).await.unwrap();
+    response.into_body().collect().await.ok();
+}
+
+#[test]
+fn each_event_name_counts_only_its_own_rejections() {
+    let ((), events) = run_captured(async {
+        let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+            .observe_bodies()
+            .rate_limit(RateLimit::per_second(1).burst(1));
+        let service = layer.layer(rejecting_everything());
+        for _ in 0..5 {
+            send(&service, authorize_request()).await;
+        }
+        for _ in 0..5 {
+            send(&service, token_request()).await;
+        }
+        drop((layer, service)); // a graceful shutdown
+    });
+    // The token budget is its own: the first token rejection is reported
+    // at once, carrying no authorization rejection in its `suppressed`.
+    let token_events: Vec<_> = ours(&events)
+        .into_iter()
+        .filter(|event| event.message() == TOKEN_EVENT)
+        .collect();
+    assert!(!token_events.is_empty(), "{events:?}");
+    assert_eq!(token_events[0].field("suppressed"), "0");
+    assert_eq!(accounted(&events, AUTHORIZE_EVENT), 5, "{events:?}");
+    assert_eq!(accounted(&events, TOKEN_EVENT), 5, "{events:?}");
+}
+
+#[test]
+fn the_counting_identity_holds_through_a_flood_a_quiet_spell_and_a_shutdown() {
+    let ((), events) = run_captured(async {
+        let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+            .rate_limit(RateLimit::per_second(20).burst(5));
+        let service = layer.layer(support::redirecting("/cb?error=invalid_scope"));
+        for _ in 0..1_000 {
+            service.clone().oneshot(request()).await.unwrap();
+        }
+        // Quiet: nothing is reported while nothing happens.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for _ in 0..300 {
+            service.clone().oneshot(request()).await.unwrap();
+        }
+        drop((layer, service)); // a graceful shutdown writes what is pending
+    });
+    assert_eq!(accounted(&events, AUTHORIZE_EVENT), 1_300, "{events:?}");
+    assert_eq!(
+        count(&events, "oauth.authorize.invalid_scope.suppressed"),
+        1,
+        "one summary at shutdown"
+    );
+    let summary = ours(&events).into_iter().last().unwrap();
+    assert_eq!(
+        summary.message(),
+        "oauth.authorize.invalid_scope.suppressed"
+    );
+    assert_eq!(summary.level, tracing::Level::WARN);
+    assert!(summary.field("suppressed").parse::<u64>().unwrap() > 0);
+}
+
+#[test]
+fn nothing_pending_writes_no_summary() {
+    let ((), events) = run_captured(async {
+        let layer = InvalidScopeObserverLayer::new(ScopeSet::new());
+        let service = layer.layer(support::redirecting("/cb?error=invalid_scope"));
+        service.clone().oneshot(request()).await.unwrap();
+        drop((layer, service));
+    });
+    assert_eq!(ours(&events).len(), 1, "{events:?}");
+}
+
+#[test]
+fn the_summary_waits_for_the_last_service() {
+    let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+        .rate_limit(RateLimit::per_second(1).burst(1));
+    let service = layer.layer(support::redirecting("/cb?error=invalid_scope"));
+    let ((), served) = run_captured(async {
+        for _ in 0..3 {
+            service.clone().oneshot(request()).await.unwrap();
+        }
+    });
+    assert_eq!(count(&served, AUTHORIZE_EVENT), 1, "{served:?}");
+    let ((), layer_dropped) = support::capture(|| drop(layer));
+    assert!(
+        ours(&layer_dropped).is_empty(),
+        "a service still holds the budget"
+    );
+    let ((), service_dropped) = support::capture(|| drop(service));
+    let summary = ours(&service_dropped);
+    assert_eq!(summary.len(), 1, "{service_dropped:?}");
+    assert_eq!(
+        summary[0].message(),
+        "oauth.authorize.invalid_scope.suppressed"
+    );
+    assert_eq!(summary[0].field("suppressed"), "2");
+}
+
+#[test]
+fn a_grantable_source_that_panics_loses_no_count() {
+    let ((), events) = run_captured(async {
+        let layer = InvalidScopeObserverLayer::new(|client_id: &str| {
+            assert_ne!(client_id, "boom", "a broken client registry");
+            ScopeSet::new()
+        })
+        .rate_limit(RateLimit::unlimited());
+        let service = layer.layer(support::redirecting("/cb?error=invalid_scope"));
+        let boom = Request::get("/authorize?client_id=boom&scope=admin")
+            .body(())
+            .unwrap();
+        let response = service.clone().oneshot(boom).await.unwrap();
+        assert_eq!(response.status(), 302, "the response still goes out");
+        service.clone().oneshot(request()).await.unwrap();
+        drop((layer, service));
+    });
+    // The rejection whose report panicked is carried by the next event.
+    assert_eq!(accounted(&events, AUTHORIZE_EVENT), 2, "{events:?}");
+    let rejections: Vec<_> = ours(&events)
+        .into_iter()
+        .filter(|event| event.message() == AUTHORIZE_EVENT)
+        .collect();
+    assert_eq!(rejections.len(), 1);
+    assert_eq!(rejections[0].field("suppressed"), "1");
 }

@@ -3,43 +3,12 @@
 
 mod support;
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use http::header::USER_AGENT;
 use http::{HeaderValue, Request};
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+use support::Buffer;
 use tower::{Layer, ServiceExt};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 /// Sends one rejection with hostile values through the layer under
 /// `subscriber` and returns what it wrote.

@@ -33,6 +33,21 @@ pin_project! {
     }
 }
 
+impl<B: Default> Default for RequestBody<B> {
+    /// `B`'s default body, copying nothing.
+    ///
+    /// ```
+    /// use http_body::Body as _;
+    /// use invalid_scope_observer::bodies::RequestBody;
+    ///
+    /// let body = RequestBody::<String>::default();
+    /// assert!(body.is_end_stream());
+    /// ```
+    fn default() -> Self {
+        Self::new(B::default(), None)
+    }
+}
+
 impl<B> RequestBody<B> {
     pub(crate) fn new(inner: B, form: Option<FormCapture>) -> Self {
         Self { inner, form }

@@ -8,6 +8,7 @@ use std::task::{ready, Context, Poll};
 use http::StatusCode;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tracing::Span;
 
 use super::bounded_bytes::BoundedBytes;
 use crate::captured_request::CapturedRequest;
@@ -22,14 +23,34 @@ pin_project! {
     /// server asks for them. For a JSON answer worth a look (a `400` or
     /// `401`, or a `2xx` to a form request) it keeps a copy of the first
     /// bytes (8 KiB by default) and reads them as a token endpoint answer
-    /// when the body is dropped, which a server does once it has written the
-    /// last frame: so the report never holds back a byte. Any other body
-    /// passes through uncopied. An answer longer than the limit, cut short,
-    /// or failed by a body error is not reported.
+    /// once the last frame has been handed on (or, if the server stops
+    /// asking before the end, when the body is dropped): the report never
+    /// holds back a byte. It is made inside the `tracing` span that was
+    /// current when the response came back (tower-http's `TraceLayer`
+    /// request span, say), so its event joins the request's other events.
+    /// Any other body passes through uncopied. An answer longer than the
+    /// limit, cut short, or failed by a body error is not reported.
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
         watch: Option<Box<JsonWatch>>,
+    }
+}
+
+impl<B: Default> Default for ResponseBody<B> {
+    /// `B`'s default body, watching nothing: what tower-http's
+    /// `TimeoutLayer`, `CorsLayer` and `ValidateRequestHeaderLayer` answer
+    /// with on their own.
+    ///
+    /// ```
+    /// use http_body::Body as _;
+    /// use invalid_scope_observer::bodies::ResponseBody;
+    ///
+    /// let body = ResponseBody::<String>::default();
+    /// assert!(body.is_end_stream());
+    /// ```
+    fn default() -> Self {
+        Self::new(B::default(), None)
     }
 }
 
@@ -60,16 +81,24 @@ impl<B: Body> Body for ResponseBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        if let Some(watch) = this.watch.as_mut() {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        watch.json.record(data);
-                    }
+        let answer_over = match (&frame, this.watch.as_mut()) {
+            (_, None) => false,
+            (Some(Ok(frame)), Some(watch)) => {
+                if let Some(data) = frame.data_ref() {
+                    watch.json.record(data);
                 }
-                None => {}
-                Some(Err(_)) => watch.failed = true,
+                this.inner.is_end_stream()
             }
+            (Some(Err(_)), Some(watch)) => {
+                watch.failed = true;
+                true
+            }
+            (None, Some(_)) => true,
+        };
+        if answer_over {
+            // Reports now, within this poll, rather than whenever the
+            // server gets round to dropping the body.
+            *this.watch = None;
         }
         Poll::Ready(frame)
     }
@@ -92,8 +121,9 @@ impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
     }
 }
 
-/// A JSON answer being watched. Dropping it (with the body) reads what went
-/// by and reports it.
+/// A JSON answer being watched. Dropping it (when the answer is over, or
+/// with the body) reads what went by and reports it, inside the span that
+/// was current when the watch began.
 pub(crate) struct JsonWatch {
     json: BoundedBytes,
     failed: bool,
@@ -101,6 +131,7 @@ pub(crate) struct JsonWatch {
     status: StatusCode,
     decision: Option<ScopeDecision>,
     observer: Arc<dyn ObserveJsonAnswer>,
+    span: Span,
 }
 
 impl JsonWatch {
@@ -118,6 +149,7 @@ impl JsonWatch {
             status,
             decision,
             observer,
+            span: Span::current(),
         }
     }
 }
@@ -127,6 +159,7 @@ impl Drop for JsonWatch {
         if self.failed || self.json.overflowed() {
             return;
         }
+        let _in_the_request_span = self.span.enter();
         self.observer.observe_json_answer(
             &self.request,
             self.status,

@@ -147,7 +147,20 @@ pub async fn http_get(
     path_and_query: &str,
     user_agent: &str,
 ) -> http::Response<bytes::Bytes> {
-    use http_body_util::{BodyExt, Empty};
+    let request = http::Request::get(path_and_query)
+        .header(http::header::USER_AGENT, user_agent)
+        .body(bytes::Bytes::new())
+        .unwrap();
+    http_send(address, request).await
+}
+
+/// Sends `request` (with a `Host` added) over a fresh HTTP/1.1 connection
+/// and returns the response with its body collected.
+pub async fn http_send(
+    address: std::net::SocketAddr,
+    request: http::Request<bytes::Bytes>,
+) -> http::Response<bytes::Bytes> {
+    use http_body_util::{BodyExt, Full};
 
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let (mut sender, connection) =
@@ -155,11 +168,11 @@ pub async fn http_get(
             .await
             .unwrap();
     let connection = tokio::spawn(connection);
-    let request = http::Request::get(path_and_query)
-        .header(http::header::HOST, address.to_string())
-        .header(http::header::USER_AGENT, user_agent)
-        .body(Empty::<bytes::Bytes>::new())
-        .unwrap();
+    let (mut parts, body) = request.into_parts();
+    parts
+        .headers
+        .insert(http::header::HOST, address.to_string().parse().unwrap());
+    let request = http::Request::from_parts(parts, Full::new(body));
     let response = sender.send_request(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
@@ -245,5 +258,43 @@ impl http_body::Body for Frames {
 
     fn is_end_stream(&self) -> bool {
         self.hints_end && self.items.is_empty()
+    }
+}
+
+/// Where a formatter writes, for tests that read its lines back (a JSON or
+/// logfmt formatter's `with_writer`).
+#[derive(Clone, Default)]
+pub struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Buffer {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// Each line parsed as JSON (for the JSON formatter).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
     }
 }
