@@ -27,6 +27,7 @@ pub(crate) struct CapturedRequest {
 }
 
 impl CapturedRequest {
+    #[inline]
     pub(crate) fn capture<B>(request: &Request<B>) -> Self {
         let uri = request.uri();
         Self {

@@ -97,6 +97,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// only for a rejection does it parse, diff, emit and call the hook. A
     /// response that is no rejection is looked at once more, for a
     /// [`ScopeDecision`] that reports a narrowing.
+    #[inline]
     pub(crate) fn observe<B>(&self, request: &CapturedRequest, response: &Response<B>) {
         let decision = response.extensions().get::<ScopeDecision>();
         if self.is_rejecting_redirect(response) {
@@ -115,6 +116,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         }
     }
 
+    #[inline]
     fn is_rejecting_redirect<B>(&self, response: &Response<B>) -> bool {
         self.settings.redirect_statuses.contains(response.status())
             && response

@@ -34,6 +34,7 @@ impl RedirectStatuses {
         Self { bits }
     }
 
+    #[inline]
     pub(crate) fn contains(self, status: StatusCode) -> bool {
         status.is_redirection() && self.bits & (1u128 << (status.as_u16() - 300)) != 0
     }
