@@ -15,9 +15,12 @@ count() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 printf '%-20s %12s\n' scenario instructions/request
-for scenario in ok_bare ok_floor ok_observed ok_bodies ok_sensitive ok_trace \
-  code_bare code_floor code_observed code_bodies code_sensitive code_trace \
-  rejection_bare rejection_floor rejection_observed rejection_recorded rejection_bodies parsing_floor; do
+for scenario in ok_bare ok_floor ok_observed ok_bodies ok_sensitive ok_trace ok_handwritten \
+  code_bare code_floor code_observed code_bodies code_sensitive code_trace code_handwritten \
+  issuer_bare issuer_floor issuer_observed issuer_bodies issuer_trace issuer_handwritten \
+  par_bare par_floor par_observed par_bodies par_trace par_handwritten \
+  rejection_bare rejection_floor rejection_observed rejection_recorded rejection_bodies \
+  rejection_handwritten parsing_floor; do
   small=$(count "$scenario" 1000)
   large=$(count "$scenario" 11000)
   printf '%-20s %12d\n' "$scenario" $(( (large - small) / 10000 ))

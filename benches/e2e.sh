@@ -20,7 +20,7 @@ rounds=${E2E_ROUNDS:-9}
 port=${E2E_PORT:-18080}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --example e2e_server -q
-server=target/release/examples/e2e_server
+server=${CARGO_TARGET_DIR:-target}/release/examples/e2e_server
 
 mix=$(mktemp --suffix=.lua)
 trap 'rm -f "$mix"; kill $(jobs -p) 2>/dev/null || true' EXIT

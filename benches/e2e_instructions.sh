@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 port=${E2E_PORT:-18181}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 cargo build --release --example e2e_server -q
-server=target/release/examples/e2e_server
+server=${CARGO_TARGET_DIR:-target}/release/examples/e2e_server
 
 client=$(mktemp --suffix=.py)
 trap 'rm -f "$client"; kill $(jobs -p) 2>/dev/null || true' EXIT

@@ -26,16 +26,20 @@ use tower_http::trace::TraceLayer;
 
 mod support;
 use support::floor::{rejection_floor, CaptureFloor};
-use support::{now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, REJECTION};
+use support::hand_written::HandWritten;
+use support::{
+    now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, ISSUER_REDIRECT, PAR_AUTHORIZE,
+    REJECTION,
+};
 
 /// Empty bodies, which `TraceLayer` accepts; the same for every scenario.
 type Body = Empty<Bytes>;
 
-fn run<S, B>(mut service: S, requests: usize)
+fn run<S, B>(mut service: S, uri: &str, requests: usize)
 where
     S: Service<Request<Body>, Response = Response<B>, Error = Infallible>,
 {
-    let hyper_built = HyperBuilt::new(AUTHORIZE);
+    let hyper_built = HyperBuilt::new(uri);
     for _ in 0..requests {
         let request = hyper_built.request::<Body>();
         now(std::future::poll_fn(|cx| service.poll_ready(cx))).unwrap();
@@ -71,44 +75,54 @@ fn main() {
         }
         return;
     }
-    let grantable: ScopeSet = (0..18)
+    let grantable: Vec<String> = (0..18)
         .map(|n| format!("s{n}"))
         .chain(["openid".into(), "email".into()])
         .collect();
-    let layer = InvalidScopeObserverLayer::new(grantable).rate_limit(RateLimit::unlimited());
-    let (status, location) = match scenario.split('_').next() {
-        Some("ok") => (StatusCode::OK, ""),
-        Some("code") => (StatusCode::FOUND, CODE_REDIRECT),
-        Some("rejection") => (StatusCode::FOUND, REJECTION),
+    let layer = InvalidScopeObserverLayer::new(grantable.iter().collect::<ScopeSet>())
+        .rate_limit(RateLimit::unlimited());
+    let (uri, status, location) = match scenario.split('_').next() {
+        Some("ok") => (AUTHORIZE, StatusCode::OK, ""),
+        Some("code") => (AUTHORIZE, StatusCode::FOUND, CODE_REDIRECT),
+        Some("issuer") => (AUTHORIZE, StatusCode::SEE_OTHER, ISSUER_REDIRECT),
+        Some("par") => (PAR_AUTHORIZE, StatusCode::SEE_OTHER, ISSUER_REDIRECT),
+        Some("rejection") => (AUTHORIZE, StatusCode::FOUND, REJECTION),
         _ => {
             eprintln!(
-                "usage: instructions {{ok,code,rejection}}_{{bare,floor,observed,recorded,bodies,sensitive,trace}} REQUESTS, or parsing_floor REQUESTS"
+                "usage: instructions {{ok,code,issuer,par,rejection}}_{{bare,floor,observed,recorded,bodies,sensitive,trace,handwritten}} REQUESTS, or parsing_floor REQUESTS"
             );
             return;
         }
     };
+    let inner = answering::<Body>(status, location);
     if scenario.ends_with("_observed") {
-        run(layer.layer(answering(status, location)), requests);
+        run(layer.layer(inner), uri, requests);
     } else if scenario.ends_with("_recorded") {
         // Under a subscriber that records every event: a rejection in full.
         tracing::subscriber::with_default(RecordingSubscriber, || {
-            run(layer.layer(answering(status, location)), requests)
+            run(layer.layer(inner), uri, requests)
+        });
+    } else if scenario.ends_with("_handwritten") {
+        // What a user writes instead, under the same recording subscriber.
+        tracing::subscriber::with_default(RecordingSubscriber, || {
+            run(HandWritten::new(inner, grantable), uri, requests)
         });
     } else if scenario.ends_with("_floor") {
-        run(CaptureFloor::new(answering(status, location)), requests);
+        run(CaptureFloor::new(inner), uri, requests);
     } else if scenario.ends_with("_sensitive") {
         let sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]);
-        run(sensitive.layer(answering(status, location)), requests);
+        run(sensitive.layer(inner), uri, requests);
     } else if scenario.ends_with("_trace") {
         let trace = TraceLayer::new_for_http();
-        run(trace.layer(answering(status, location)), requests);
+        run(trace.layer(inner), uri, requests);
     } else if scenario.ends_with("_bodies") {
         // A layer that reads bodies, on requests that are not forms.
         run(
             layer.observe_bodies().layer(answering(status, location)),
+            uri,
             requests,
         );
     } else {
-        run(answering::<Body>(status, location), requests);
+        run(inner, uri, requests);
     }
 }

@@ -13,7 +13,9 @@
 //! rejection is worked out in full; `rejection_json_sink` under
 //! `tracing-subscriber`'s JSON formatter. `capture_floor` and
 //! `rejection_floor` are the least any implementation must do (see
-//! `support/floor.rs`).
+//! `support/floor.rs`); `hand_written` is what a user writes instead of the
+//! crate (`url` + `HashMap` + `HashSet` + `warn!`, see
+//! `support/hand_written.rs`), under the same recording subscriber.
 //!
 //! Run: `cargo bench --bench observer`; see BENCHMARKS.md.
 
@@ -36,8 +38,10 @@ type Body = Empty<Bytes>;
 
 mod support;
 use support::floor::{rejection_floor, CaptureFloor};
+use support::hand_written::HandWritten;
 use support::{
-    now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, REJECTION, USER_AGENT_TEXT,
+    now, HyperBuilt, RecordingSubscriber, AUTHORIZE, CODE_REDIRECT, ISSUER_REDIRECT, PAR_AUTHORIZE,
+    REJECTION, USER_AGENT_TEXT,
 };
 
 fn from_str_request(uri: &str) -> Request<Body> {
@@ -84,17 +88,28 @@ fn observer(grantable: ScopeSet) -> InvalidScopeObserverLayer<ScopeSet> {
     InvalidScopeObserverLayer::new(grantable).rate_limit(RateLimit::unlimited())
 }
 
-fn twenty_grantable() -> ScopeSet {
+fn twenty_grantable_names() -> Vec<String> {
     (0..18)
         .map(|n| format!("s{n}"))
         .chain(["openid".into(), "email".into()])
         .collect()
 }
 
-/// bare, observed and tower-http's layers side by side for one response kind.
-fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'static str) {
+fn twenty_grantable() -> ScopeSet {
+    twenty_grantable_names().iter().collect()
+}
+
+/// bare, observed, the floor, the hand-written peer and tower-http's
+/// layers side by side, for one request and response kind.
+fn peers(
+    c: &mut Criterion,
+    group_name: &str,
+    uri: &str,
+    status: StatusCode,
+    location: &'static str,
+) {
     let mut group = c.benchmark_group(group_name);
-    let hyper_built = HyperBuilt::new(AUTHORIZE);
+    let hyper_built = HyperBuilt::new(uri);
     let inner = answering::<Body>(status, location);
     let observed_layer = observer(twenty_grantable());
 
@@ -130,27 +145,47 @@ fn peers(c: &mut Criterion, group_name: &str, status: StatusCode, location: &'st
     group.bench_function("tower_http_trace", |b| {
         b.iter(|| one_request(&mut trace, black_box(hyper_built.request::<Body>())))
     });
+    let mut hand_written = HandWritten::new(inner.clone(), twenty_grantable_names());
+    group.bench_function("hand_written", |b| {
+        b.iter(|| one_request(&mut hand_written, black_box(hyper_built.request::<Body>())))
+    });
 
     let mut bare = inner.clone();
     group.bench_function("bare_from_str", |b| {
-        b.iter(|| one_request(&mut bare, black_box(from_str_request(AUTHORIZE))))
+        b.iter(|| one_request(&mut bare, black_box(from_str_request(uri))))
     });
     let mut observed = observed_layer.layer(inner);
     group.bench_function("observed_from_str", |b| {
-        b.iter(|| one_request(&mut observed, black_box(from_str_request(AUTHORIZE))))
+        b.iter(|| one_request(&mut observed, black_box(from_str_request(uri))))
     });
     group.finish();
 }
 
 fn pass_through(c: &mut Criterion) {
-    peers(c, "pass_through_200", StatusCode::OK, "");
+    peers(c, "pass_through_200", AUTHORIZE, StatusCode::OK, "");
     peers(
         c,
         "pass_through_code_redirect",
+        AUTHORIZE,
         StatusCode::FOUND,
         CODE_REDIRECT,
     );
-    peers(c, "rejection", StatusCode::FOUND, REJECTION);
+    // RFC 9207: what every login of node-oidc-provider or Keycloak answers.
+    peers(
+        c,
+        "pass_through_issuer_redirect",
+        AUTHORIZE,
+        StatusCode::SEE_OTHER,
+        ISSUER_REDIRECT,
+    );
+    peers(
+        c,
+        "pass_through_par_request_uri",
+        PAR_AUTHORIZE,
+        StatusCode::SEE_OTHER,
+        ISSUER_REDIRECT,
+    );
+    peers(c, "rejection", AUTHORIZE, StatusCode::FOUND, REJECTION);
 }
 
 /// A token endpoint: a form POST whose body the inner service reads, and a
@@ -248,6 +283,10 @@ fn rejection_under(
         let mut observed = observer(twenty_grantable()).layer(inner.clone());
         group.bench_function("observed", |b| {
             b.iter(|| one_request(&mut observed, black_box(hyper_built.request::<Body>())))
+        });
+        let mut hand_written = HandWritten::new(inner.clone(), twenty_grantable_names());
+        group.bench_function("hand_written", |b| {
+            b.iter(|| one_request(&mut hand_written, black_box(hyper_built.request::<Body>())))
         });
     });
     group.finish();

@@ -12,6 +12,7 @@ use http::header::USER_AGENT;
 use http::{HeaderValue, Request, Uri};
 
 pub(crate) mod floor;
+pub(crate) mod hand_written;
 
 /// An authorization request with ten scopes, two of them not grantable.
 pub(crate) const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wizard\
@@ -19,6 +20,14 @@ pub(crate) const AUTHORIZE: &str = "/authorize?response_type=code&client_id=wiza
     &scope=s0+s1+s2+s3+s4+s5+s6+s7+missing:a+missing:b&state=af0ifjsldkj";
 pub(crate) const CODE_REDIRECT: &str =
     "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj";
+/// An RFC 9207 success redirect, as node-oidc-provider and Keycloak send
+/// after every login: the issuer rides along, percent-escaped.
+pub(crate) const ISSUER_REDIRECT: &str =
+    "https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj\
+    &iss=https%3A%2F%2Fas.example.com%2Frealms%2Fmain";
+/// An authorization request by reference to a pushed one (PAR, RFC 9126).
+pub(crate) const PAR_AUTHORIZE: &str = "/authorize?client_id=wizard\
+    &request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Abwc4JK-ESC0w8acc191e-Y1LTC2";
 pub(crate) const REJECTION: &str =
     "https://client.example/cb?error=invalid_scope&state=af0ifjsldkj";
 pub(crate) const USER_AGENT_TEXT: &str =
