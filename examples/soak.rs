@@ -20,7 +20,7 @@ use http::header::HOST;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet, TARGET};
+use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet, AUTHORIZE_EVENT, TARGET};
 use tokio::net::{TcpListener, TcpStream};
 use tower::{service_fn, Layer};
 use tracing::field::{Field, Visit};
@@ -30,7 +30,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[path = "support/authorization_server.rs"]
 mod authorization_server;
 
-/// Counts the layer's events and adds up their `suppressed` fields.
+/// Counts rejections as the README's query does: each
+/// `oauth.authorize.invalid_scope` event is one, plus the `suppressed` it
+/// and its `.suppressed` summary carry.
 #[derive(Clone, Default)]
 struct EventTally {
     events: Arc<AtomicU64>,
@@ -39,22 +41,36 @@ struct EventTally {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EventTally {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        struct Suppressed(u64);
-        impl Visit for Suppressed {
+        #[derive(Default)]
+        struct Fields {
+            message: String,
+            suppressed: u64,
+        }
+        impl Visit for Fields {
             fn record_u64(&mut self, field: &Field, value: u64) {
                 if field.name() == "suppressed" {
-                    self.0 = value;
+                    self.suppressed = value;
                 }
             }
-            fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.message = format!("{value:?}");
+                }
+            }
         }
-        if event.metadata().target() == TARGET && event.metadata().level() == &tracing::Level::WARN
-        {
-            let mut suppressed = Suppressed(0);
-            event.record(&mut suppressed);
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let summary = format!("{AUTHORIZE_EVENT}.suppressed");
+        if fields.message == AUTHORIZE_EVENT {
             self.events.fetch_add(1, Ordering::Relaxed);
-            self.suppressed.fetch_add(suppressed.0, Ordering::Relaxed);
+        } else if fields.message != summary {
+            return;
         }
+        self.suppressed
+            .fetch_add(fields.suppressed, Ordering::Relaxed);
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`ResponseFuture`]: waits for the inner response and looks at it.
+//! [`ResponseFuture`]: waits for the inner response and looks at it, with
+//! its two `Future` impls: headers only (the default), and reading bodies.
 
 use std::fmt;
 use std::future::Future;
@@ -10,10 +11,11 @@ use std::task::{ready, Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::bodies::HeadersOnly;
-use crate::captured_request::CapturedRequest;
+use crate::body::{HeadersOnly, JsonWatch, ResponseBody, WithBodies};
+use crate::capture::CapturedRequest;
+use crate::detect::worth_watching;
+use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::observe::Observer;
-use crate::{GrantableScopes, OnRejection};
 
 pin_project! {
     /// The response future of [`InvalidScopeObserver`]: the inner future,
@@ -22,9 +24,23 @@ pin_project! {
     /// resolves to; with [`WithBodies`] to the same response with its body
     /// wrapped in a [`ResponseBody`], and to the same error.
     ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use http::{Request, Response};
+    /// use invalid_scope_observer::future::ResponseFuture;
+    /// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// use tower::{service_fn, Layer, Service};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new("ok")) });
+    /// let mut observed = InvalidScopeObserverLayer::new(ScopeSet::new()).layer(inner);
+    /// let future: ResponseFuture<_, ScopeSet, ()> = observed.call(Request::new(()));
+    /// assert_eq!(*future.await.unwrap().body(), "ok");
+    /// # }
+    /// ```
+    ///
     /// [`InvalidScopeObserver`]: crate::InvalidScopeObserver
-    /// [`WithBodies`]: crate::bodies::WithBodies
-    /// [`ResponseBody`]: crate::bodies::ResponseBody
     pub struct ResponseFuture<F, G, H, R = HeadersOnly> {
         #[pin]
         pub(crate) inner: F,
@@ -61,6 +77,51 @@ where
         // Dropped in place rather than moved out first: less to copy.
         *this.pending = None;
         Poll::Ready(output)
+    }
+}
+
+impl<F, G, H, B, E> Future for ResponseFuture<F, G, H, WithBodies>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    G: GrantableScopes + Send + Sync + 'static,
+    H: OnRejection + Send + Sync + 'static,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let watch = match this.pending.take() {
+            Some((request, observer))
+                if worth_watching(
+                    response.status(),
+                    response.headers(),
+                    request.has_form(),
+                    || {
+                        response
+                            .extensions()
+                            .get::<ScopeDecision>()
+                            .is_some_and(|decision| decision.granted.is_some())
+                    },
+                ) =>
+            {
+                let decision = response.extensions().get::<ScopeDecision>().cloned();
+                let limit = observer.settings.body_limit;
+                Some(JsonWatch::new(
+                    request,
+                    response.status(),
+                    decision,
+                    observer,
+                    limit,
+                ))
+            }
+            Some((request, observer)) => {
+                observer.observe(&request, &response);
+                None
+            }
+            None => None,
+        };
+        Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, watch))))
     }
 }
 

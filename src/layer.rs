@@ -8,11 +8,13 @@ use http::StatusCode;
 use tower_layer::Layer;
 use tracing::Level;
 
-use crate::bodies::{HeadersOnly, WithBodies};
+use crate::body::{HeadersOnly, WithBodies};
+use crate::detect::RedirectStatuses;
+use crate::hooks::{GrantableScopes, OnRejection};
 use crate::observe::{Observer, Settings};
-use crate::rate_limit::{EventBudgets, RateLimit};
-use crate::redirect_statuses::RedirectStatuses;
-use crate::{InvalidScopeObserver, ScopeSet};
+use crate::report::{EventBudgets, RateLimit};
+use crate::scope::ScopeSet;
+use crate::service::InvalidScopeObserver;
 
 /// Wraps a service so that every `error=invalid_scope` redirect it answers is
 /// reported as one `tracing` WARN event (and passed to a hook), while the
@@ -20,8 +22,8 @@ use crate::{InvalidScopeObserver, ScopeSet};
 ///
 /// `G` is where grantable scopes come from (a [`GrantableScopes`]), `H` the
 /// hook (an [`OnRejection`], `()` by default), `R` what the layer reads
-/// ([`HeadersOnly`](crate::bodies::HeadersOnly) by default,
-/// [`WithBodies`](crate::bodies::WithBodies) after
+/// ([`HeadersOnly`](crate::body::HeadersOnly) by default,
+/// [`WithBodies`](crate::body::WithBodies) after
 /// [`observe_bodies`](InvalidScopeObserverLayer::observe_bodies)).
 ///
 /// [`GrantableScopes`]: crate::GrantableScopes
@@ -58,7 +60,7 @@ impl<G, H, R> Clone for InvalidScopeObserverLayer<G, H, R> {
     }
 }
 
-impl<G> InvalidScopeObserverLayer<G> {
+impl<G: GrantableScopes> InvalidScopeObserverLayer<G> {
     /// A layer that asks `grantable` which scopes a client may have, reports
     /// rejections from any 3xx response at up to 100 events per second, and
     /// calls no hook. Events list at most 64 scopes per field, 128 characters
@@ -106,7 +108,10 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     });
     /// # drop(layer);
     /// ```
-    pub fn on_rejection<NewH>(self, hook: NewH) -> InvalidScopeObserverLayer<G, NewH, R> {
+    pub fn on_rejection<NewH: OnRejection>(
+        self,
+        hook: NewH,
+    ) -> InvalidScopeObserverLayer<G, NewH, R> {
         let observer = Arc::unwrap_or_clone(self.observer);
         InvalidScopeObserverLayer {
             observer: Arc::new(Observer {
@@ -135,7 +140,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     }
 
     /// Also reads form request bodies and the JSON answers of the token and
-    /// PAR endpoints, as they stream by (see [`bodies`](crate::bodies)):
+    /// PAR endpoints, as they stream by (see [`body`](crate::body)):
     /// POSTed authorization and consent forms give their `scope` and
     /// `client_id`, `{"error":"invalid_scope"}` answers are reported as
     /// `oauth.token.invalid_scope` with the request's `grant_type`, and token
@@ -231,17 +236,20 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     }
 
     /// Counts every rejection in the `metrics` facade, before the event rate
-    /// limit, so the counts are exact (see [`ScopeMetrics`](crate::ScopeMetrics)).
+    /// limit, so the counts are exact, labelled by the missing scopes of
+    /// the registry given to [`known_scopes`](Self::known_scopes) (see
+    /// [`ScopeMetrics`](crate::ScopeMetrics)).
     ///
     /// ```
     /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeMetrics, ScopeSet};
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
-    ///     .count_in_metrics(ScopeMetrics::new(["user:read", "user:write"]));
+    ///     .known_scopes(["user:read", "user:write"])
+    ///     .count_in_metrics(ScopeMetrics::new());
     /// # drop(layer);
     /// ```
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-    pub fn count_in_metrics(self, metrics: crate::ScopeMetrics) -> Self {
+    pub fn count_in_metrics(self, metrics: crate::hooks::ScopeMetrics) -> Self {
         self.configure(|observer| {
             observer.metrics = Some(metrics);
         })
@@ -255,7 +263,16 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).client_id_limit(64);
     /// # drop(layer);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `characters` is 0, which would leave every event's `client_id`
+    /// empty.
     pub fn client_id_limit(self, characters: usize) -> Self {
+        assert!(
+            characters > 0,
+            "client_id_limit(0) would leave every client_id empty: give at least 1"
+        );
         self.configure(|observer| {
             observer.settings.limits.client_id_chars = characters;
         })
@@ -269,7 +286,15 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).scopes_per_field_limit(16);
     /// # drop(layer);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `scopes` is 0, which would leave every scope field empty.
     pub fn scopes_per_field_limit(self, scopes: usize) -> Self {
+        assert!(
+            scopes > 0,
+            "scopes_per_field_limit(0) would leave every scope field empty: give at least 1"
+        );
         self.configure(|observer| {
             observer.settings.limits.scopes_per_field = scopes;
         })
@@ -283,7 +308,15 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).scope_length_limit(64);
     /// # drop(layer);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `characters` is 0, which would cut every scope to nothing.
     pub fn scope_length_limit(self, characters: usize) -> Self {
+        assert!(
+            characters > 0,
+            "scope_length_limit(0) would cut every scope to nothing: give at least 1"
+        );
         self.configure(|observer| {
             observer.settings.limits.scope_chars = characters;
         })
@@ -297,6 +330,9 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// let layer = InvalidScopeObserverLayer::new(ScopeSet::new()).user_agent_limit(80);
     /// # drop(layer);
     /// ```
+    ///
+    /// `0` leaves the user agent out of every event, as a privacy setting:
+    /// then an absent user agent does not count as `truncated`.
     pub fn user_agent_limit(self, characters: usize) -> Self {
         self.configure(|observer| {
             observer.settings.limits.user_agent_chars = characters;
@@ -330,8 +366,7 @@ impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     /// Keeps at most `bytes` bytes of each form body and JSON answer (8 KiB
     /// by default). A form cut by the limit still gives the parameters
     /// before the cut; a JSON answer longer than the limit is not reported
-    /// (so `0` reads no body at all). Only a layer that reads bodies has
-    /// this setting.
+    /// Only a layer that reads bodies has this setting.
     ///
     /// ```
     /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
@@ -340,7 +375,16 @@ impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     ///     .body_limit(16 * 1024);
     /// # drop(layer);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `bytes` is 0, which would read no body at all: keep the
+    /// default layer instead of `.observe_bodies()`.
     pub fn body_limit(self, bytes: usize) -> Self {
+        assert!(
+            bytes > 0,
+            "body_limit(0) would read no body at all: drop .observe_bodies() instead"
+        );
         self.configure(|observer| {
             observer.settings.body_limit = bytes;
         })
@@ -357,13 +401,9 @@ impl<S, G, H, R> Layer<S> for InvalidScopeObserverLayer<G, H, R> {
 
 impl<G, H, R> fmt::Debug for InvalidScopeObserverLayer<G, H, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InvalidScopeObserverLayer")
-            .field("grantable", &std::any::type_name::<G>())
-            .field("on_rejection", &std::any::type_name::<H>())
-            .field("reads", &std::any::type_name::<R>())
-            .field("known_scopes", &self.observer.known_scopes)
-            .field("budgets", &self.observer.budgets)
-            .field("settings", &self.observer.settings)
-            .finish()
+        let mut layer = f.debug_struct("InvalidScopeObserverLayer");
+        layer.field("reads", &std::any::type_name::<R>());
+        self.observer.describe(&mut layer);
+        layer.finish()
     }
 }

@@ -1,6 +1,7 @@
 //! [`Observer`]: decides whether a response is a rejection, and reports it.
 
 use std::any::type_name;
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,17 +10,14 @@ use http::header::LOCATION;
 use http::{Response, StatusCode};
 use tracing::Level;
 
-use crate::captured_request::CapturedRequest;
-use crate::log_safe::cut_to_chars;
-use crate::narrowing::ScopeNarrowing;
-use crate::rate_limit::{Admission, EventBudget, EventBudgets};
-use crate::redirect::carries_invalid_scope;
-use crate::redirect_statuses::RedirectStatuses;
-use crate::rejection::RejectionKind;
-use crate::token_answer::TokenAnswer;
-use crate::{
-    event, GrantableScopes, InvalidScopeRejection, OnRejection, ScopeDecision, ScopeSet, TARGET,
+use crate::capture::CapturedRequest;
+use crate::detect::{carries_invalid_scope, RedirectStatuses, TokenAnswer};
+use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
+use crate::report::{
+    self, cut_to_chars, Admission, EventBudget, EventBudgets, EventLimits, InvalidScopeRejection,
+    RejectionKind, ScopeNarrowing, TARGET,
 };
+use crate::scope::ScopeSet;
 
 /// What every service of one layer shares: the grantable source, the hook,
 /// the known scopes, the event budgets and the settings. The layer holds one
@@ -30,15 +28,51 @@ use crate::{
 /// The grantable source and the hook sit behind `Arc`s of their own only so
 /// that a builder method called on a layer that was already cloned can make
 /// a new `Observer` without copying them.
-#[derive(Debug)]
 pub(crate) struct Observer<G, H> {
     pub(crate) grantable: Arc<G>,
     pub(crate) on_rejection: Arc<H>,
     pub(crate) known_scopes: Option<ScopeSet>,
     pub(crate) budgets: Arc<EventBudgets>,
     #[cfg(feature = "metrics")]
-    pub(crate) metrics: Option<crate::ScopeMetrics>,
+    pub(crate) metrics: Option<crate::hooks::ScopeMetrics>,
     pub(crate) settings: Settings,
+}
+
+impl<G, H> Observer<G, H> {
+    /// Adds the settings a person reads to a `Debug` of the layer or a
+    /// service: the grantable source's and hook's types, and every limit.
+    pub(crate) fn describe(&self, out: &mut fmt::DebugStruct<'_, '_>) {
+        let settings = &self.settings;
+        let limits = &settings.limits;
+        out.field("grantable", &type_name::<G>())
+            .field("on_rejection", &type_name::<H>())
+            .field("known_scopes", &self.known_scopes)
+            .field("rate_limit", &self.budgets.limit())
+            .field("redirect_statuses", &settings.redirect_statuses)
+            .field(
+                "narrowing_level",
+                &format_args!("{}", settings.narrowing_level),
+            )
+            .field(
+                "hook_sees_every_rejection",
+                &settings.hook_sees_every_rejection,
+            )
+            .field("body_limit", &settings.body_limit)
+            .field("scopes_per_field_limit", &limits.scopes_per_field)
+            .field("scope_length_limit", &limits.scope_chars)
+            .field("client_id_limit", &limits.client_id_chars)
+            .field("user_agent_limit", &limits.user_agent_chars);
+        #[cfg(feature = "metrics")]
+        out.field("metrics", &self.metrics);
+    }
+}
+
+impl<G, H> fmt::Debug for Observer<G, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut observer = f.debug_struct("Observer");
+        self.describe(&mut observer);
+        observer.finish()
+    }
 }
 
 impl<G, H> Clone for Observer<G, H> {
@@ -55,7 +89,7 @@ impl<G, H> Clone for Observer<G, H> {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) redirect_statuses: RedirectStatuses,
     pub(crate) limits: EventLimits,
@@ -64,15 +98,6 @@ pub(crate) struct Settings {
     pub(crate) narrowing_level: Level,
     /// How many bytes of a form body or a JSON answer are kept.
     pub(crate) body_limit: usize,
-}
-
-/// How much of a peer's values one event carries.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct EventLimits {
-    pub(crate) scopes_per_field: usize,
-    pub(crate) scope_chars: usize,
-    pub(crate) client_id_chars: usize,
-    pub(crate) user_agent_chars: usize,
 }
 
 impl Default for Settings {
@@ -190,12 +215,12 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let mut rejection = self.rejection(request, status, decision, kind);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
-            metrics.record(&rejection);
+            metrics.record(&rejection, self.known_scopes.as_ref());
         }
         match admission {
             Admission::Admitted { suppressed_before } => {
                 rejection.suppressed_before = suppressed_before;
-                event::emit(&rejection, &self.settings.limits);
+                report::emit(&rejection, &self.settings.limits);
                 unreported.rejections = 0;
                 self.call_hook(&rejection);
             }
@@ -211,7 +236,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// `()`) or metrics. When nothing would, the rejection is not worked
     /// out at all, as `tracing` skips an event nobody records.
     fn anyone_listens(&self) -> bool {
-        !self.on_rejection.is_noop() || self.counts_in_metrics() || event::rejection_enabled()
+        !self.on_rejection.is_noop() || self.counts_in_metrics() || report::rejection_enabled()
     }
 
     fn counts_in_metrics(&self) -> bool {
@@ -272,7 +297,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         granted_scopes: ScopeSet,
     ) {
-        if !event::narrowing_enabled(self.settings.narrowing_level) {
+        if !report::narrowing_enabled(self.settings.narrowing_level) {
             return;
         }
         let parameters = request.parameters();
@@ -300,7 +325,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             suppressed_before,
             text_cut: who.text_cut,
         };
-        event::emit_narrowing(
+        report::emit_narrowing(
             &narrowing,
             &self.settings.limits,
             self.settings.narrowing_level,

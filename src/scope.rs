@@ -353,6 +353,13 @@ impl<'a> IntoIterator for &'a ScopeSet {
 }
 
 /// The scopes of a [`ScopeSet`] in order, from [`ScopeSet::iter`].
+///
+/// ```
+/// # use invalid_scope_observer::ScopeSet;
+/// let set = ScopeSet::parse("openid email");
+/// let scopes: Vec<&str> = set.iter().collect();
+/// assert_eq!(scopes, ["openid", "email"]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct ScopeIter<'a> {
     scopes: std::slice::Iter<'a, Arc<str>>,

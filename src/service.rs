@@ -1,4 +1,5 @@
-//! [`InvalidScopeObserver`]: the middleware service.
+//! [`InvalidScopeObserver`]: the middleware service, with its two `Service`
+//! impls: headers only (the default), and reading bodies.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -8,10 +9,11 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::bodies::HeadersOnly;
-use crate::captured_request::CapturedRequest;
+use crate::body::{HeadersOnly, RequestBody, ResponseBody, WithBodies};
+use crate::capture::{CapturedRequest, FormCapture};
+use crate::future::ResponseFuture;
+use crate::hooks::{GrantableScopes, OnRejection};
 use crate::observe::Observer;
-use crate::{GrantableScopes, OnRejection, ResponseFuture};
 
 /// Middleware that reports `error=invalid_scope` redirects of the service it
 /// wraps. Build it with [`InvalidScopeObserverLayer`].
@@ -19,9 +21,9 @@ use crate::{GrantableScopes, OnRejection, ResponseFuture};
 /// It adds no error (its `Error` is `S::Error`), forwards `poll_ready`, and
 /// hands every response and error back exactly as `S` produced them. `R` is
 /// what it reads: [`HeadersOnly`] by default, where request and response
-/// types are those of `S`; [`WithBodies`](crate::bodies::WithBodies), where
-/// bodies are wrapped in [`RequestBody`](crate::bodies::RequestBody) and
-/// [`ResponseBody`](crate::bodies::ResponseBody).
+/// types are those of `S`; [`WithBodies`](crate::body::WithBodies), where
+/// bodies are wrapped in [`RequestBody`](crate::body::RequestBody) and
+/// [`ResponseBody`](crate::body::ResponseBody).
 ///
 /// [`InvalidScopeObserverLayer`]: crate::InvalidScopeObserverLayer
 ///
@@ -60,16 +62,46 @@ impl<S, G, H, R> InvalidScopeObserver<S, G, H, R> {
     }
 
     /// The wrapped service.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use http::{Request, Response};
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// # use tower::{service_fn, Layer};
+    /// let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    /// let observed = InvalidScopeObserverLayer::new(ScopeSet::new()).layer(inner);
+    /// let _inner = observed.get_ref();
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The wrapped service, mutably.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use http::{Request, Response};
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// # use tower::{service_fn, Layer};
+    /// let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    /// let mut observed = InvalidScopeObserverLayer::new(ScopeSet::new()).layer(inner);
+    /// let _inner = observed.get_mut();
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use http::{Request, Response};
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// # use tower::{service_fn, Layer};
+    /// let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    /// let observed = InvalidScopeObserverLayer::new(ScopeSet::new()).layer(inner);
+    /// let _inner = observed.into_inner();
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -100,6 +132,33 @@ where
     }
 }
 
+impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H, WithBodies>
+where
+    S: Service<Request<RequestBody<ReqB>>, Response = Response<ResB>>,
+    G: GrantableScopes + Send + Sync + 'static,
+    H: OnRejection + Send + Sync + 'static,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, G, H, WithBodies>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let form = FormCapture::of(&request, self.observer.settings.body_limit);
+        let captured = CapturedRequest::capture(&request).with_form(form.clone());
+        let request = request.map(|body| RequestBody::new(body, form));
+        ResponseFuture::new(
+            self.inner.call(request),
+            captured,
+            Arc::clone(&self.observer),
+        )
+    }
+}
+
 impl<S: Clone, G, H, R> Clone for InvalidScopeObserver<S, G, H, R> {
     fn clone(&self) -> Self {
         Self::from_parts(self.inner.clone(), Arc::clone(&self.observer))
@@ -108,12 +167,11 @@ impl<S: Clone, G, H, R> Clone for InvalidScopeObserver<S, G, H, R> {
 
 impl<S: fmt::Debug, G, H, R> fmt::Debug for InvalidScopeObserver<S, G, H, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InvalidScopeObserver")
+        let mut service = f.debug_struct("InvalidScopeObserver");
+        service
             .field("inner", &self.inner)
-            .field("grantable", &std::any::type_name::<G>())
-            .field("on_rejection", &std::any::type_name::<H>())
-            .field("reads", &std::any::type_name::<R>())
-            .field("settings", &self.observer.settings)
-            .finish()
+            .field("reads", &std::any::type_name::<R>());
+        self.observer.describe(&mut service);
+        service.finish()
     }
 }

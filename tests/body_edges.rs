@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{
     InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, RejectionKind, ScopeDecision,
     ScopeSet, TOKEN_EVENT,
@@ -44,7 +44,7 @@ fn run_with(
     layer: InvalidScopeObserverLayer<
         ScopeSet,
         impl invalid_scope_observer::OnRejection + Clone + Send + Sync + 'static,
-        invalid_scope_observer::bodies::WithBodies,
+        invalid_scope_observer::body::WithBodies,
     >,
     request: Request<Frames>,
     response: Response<Frames>,
@@ -72,7 +72,7 @@ fn run(request: Request<Frames>, response: Response<Frames>) -> Vec<CapturedEven
 }
 
 fn bodies_layer(
-) -> InvalidScopeObserverLayer<ScopeSet, (), invalid_scope_observer::bodies::WithBodies> {
+) -> InvalidScopeObserverLayer<ScopeSet, (), invalid_scope_observer::body::WithBodies> {
     InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
         .rate_limit(RateLimit::unlimited())
         .observe_bodies()

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
 use proptest::prelude::*;
 use support::{block_on, capture, ours, Frames};

@@ -10,10 +10,11 @@ use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use http::Request;
-use invalid_scope_observer::bodies::{RequestBody, ResponseBody, WithBodies};
+use invalid_scope_observer::body::{RequestBody, ResponseBody, WithBodies};
+use invalid_scope_observer::future::ResponseFuture;
 use invalid_scope_observer::{
     GrantableScopes, InvalidScopeObserver, InvalidScopeObserverLayer, InvalidScopeRejection,
-    OnRejection, ResponseFuture, ScopeSet,
+    OnRejection, ScopeSet,
 };
 use tower::{Service, ServiceExt};
 

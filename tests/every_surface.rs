@@ -22,7 +22,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use invalid_scope_observer::bodies::WithBodies;
+use invalid_scope_observer::body::WithBodies;
 use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeDecision, ScopeSet};
 use support::{ours, run_captured, CapturedEvent, Frames};
 use tokio::net::TcpListener;

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{
     InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeSet, AUTHORIZE_EVENT,
     TOKEN_EVENT,
@@ -215,7 +215,7 @@ async fn send<S>(service: &S, request: Request<Frames>)
 where
     S: tower::Service<
             Request<Frames>,
-            Response = Response<invalid_scope_observer::bodies::ResponseBody<Frames>>,
+            Response = Response<invalid_scope_observer::body::ResponseBody<Frames>>,
         > + Clone,
     S::Error: std::fmt::Debug,
 {

@@ -22,6 +22,7 @@ fn counts(
     let inner = support::redirecting("/cb?error=invalid_scope");
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
         .rate_limit(limit)
+        .known_scopes(REGISTRY)
         .count_in_metrics(metrics)
         .layer(inner);
     metrics::with_local_recorder(&recorder, || {
@@ -61,7 +62,7 @@ fn label(scope: &str) -> Vec<(String, String)> {
 #[test]
 fn known_scopes_are_labels_and_everything_else_is_other() {
     let series = counts(
-        ScopeMetrics::new(REGISTRY),
+        ScopeMetrics::new(),
         RateLimit::unlimited(),
         &[
             "client_id=a&scope=user:read+llm_gateway:read",
@@ -85,7 +86,7 @@ fn known_scopes_are_labels_and_everything_else_is_other() {
 fn counts_are_exact_even_when_events_are_rate_limited() {
     let queries = vec!["scope=llm_gateway:read"; 50];
     let series = counts(
-        ScopeMetrics::new(REGISTRY),
+        ScopeMetrics::new(),
         RateLimit::per_second(1).burst(1),
         &queries,
     );
@@ -95,7 +96,7 @@ fn counts_are_exact_even_when_events_are_rate_limited() {
 #[test]
 fn client_id_is_a_label_only_when_asked() {
     let series = counts(
-        ScopeMetrics::new(REGISTRY).with_client_id_label(),
+        ScopeMetrics::new().with_client_id_label(),
         RateLimit::unlimited(),
         &["client_id=wizard&scope=dashboard:write"],
     );
@@ -116,7 +117,7 @@ fn token_rejections_have_a_counter_of_their_own() {
     use http::header::CONTENT_TYPE;
     use http::Response;
     use http_body_util::{BodyExt, Full};
-    use invalid_scope_observer::bodies::RequestBody;
+    use invalid_scope_observer::body::RequestBody;
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -135,7 +136,8 @@ fn token_rejections_have_a_counter_of_their_own() {
         },
     );
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
-        .count_in_metrics(ScopeMetrics::new(REGISTRY))
+        .known_scopes(REGISTRY)
+        .count_in_metrics(ScopeMetrics::new())
         .observe_bodies()
         .layer(inner);
     metrics::with_local_recorder(&recorder, || {

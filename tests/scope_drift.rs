@@ -2,7 +2,8 @@
 //! allowlist lacked. The guard fails exactly when the allowlist loses a scope
 //! the wizard needs, and names that scope.
 
-use invalid_scope_observer::{assert_scopes_within, DriftViolation, ScopeDrift, ScopeSurfaces};
+use invalid_scope_observer::assert_scopes_within;
+use invalid_scope_observer::drift::{DriftViolation, ScopeDrift, ScopeSurfaces};
 
 const SCOPE_REGISTRY: &[&str] = &[
     "user:read",
@@ -94,10 +95,10 @@ fn the_guard_fails_exactly_when_the_allowlist_loses_a_scope_the_wizard_needs() {
             Ok(()) => assert!(!wizard_needs_it, "removing {removed} must fail the guard"),
             Err(drift) => {
                 assert!(wizard_needs_it, "removing {removed} must not fail: {drift}");
-                let [DriftViolation::Missing { missing, .. }] = drift.violations() else {
+                let [violation @ DriftViolation::Missing { .. }] = drift.violations() else {
                     panic!("one violation expected: {drift}");
                 };
-                assert_eq!(missing.missing_scopes(), [removed.to_string()]);
+                assert_eq!(violation.missing_scopes(), [removed.to_string()]);
             }
         }
     }

@@ -16,7 +16,7 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet, TARGET};
 use support::{block_on_under, http_send, Buffer, Frames};
 use tokio::net::TcpListener;

@@ -25,7 +25,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use invalid_scope_observer::bodies::RequestBody;
+use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
 use support::{http_send, ours, run_captured, CapturedEvent};
 use tokio::net::TcpListener;

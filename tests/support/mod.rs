@@ -103,8 +103,8 @@ pub fn rejection_fields_for<G, H>(
     request: http::Request<()>,
 ) -> BTreeMap<String, String>
 where
-    G: invalid_scope_observer::GrantableScopes + Clone,
-    H: invalid_scope_observer::OnRejection + Clone,
+    G: invalid_scope_observer::GrantableScopes,
+    H: invalid_scope_observer::OnRejection,
 {
     use tower::{Layer, ServiceExt};
     let (response, events) = run_captured(layer.layer(redirecting(location)).oneshot(request));

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use crate::ScopeSet;
+use crate::scope::ScopeSet;
 
 /// The scopes a client may be granted, asked once per rejection with the
 /// request's `client_id` (`""` when the request named none).
@@ -41,6 +41,22 @@ use crate::ScopeSet;
 /// };
 /// assert!(from_a_function.grantable_scopes("partner-7").contains("user:read"));
 /// ```
+///
+/// A map keyed by `&str` is not a source; the compiler says what to give
+/// instead, at the call that is wrong:
+///
+/// ```compile_fail
+/// use std::collections::HashMap;
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+///
+/// let by_str = HashMap::from([("wizard", ScopeSet::parse("user:read"))]);
+/// let layer = InvalidScopeObserverLayer::new(by_str); // error: not a source of grantable scopes
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a source of grantable scopes",
+    label = "not a `GrantableScopes`",
+    note = "give a `ScopeSet` (the same for every client), a `HashMap<String, ScopeSet>` (keys are `String`, not `&str`), a closure `|client_id: &str| -> ScopeSet`, an `Arc` of one of these, or a type that implements `GrantableScopes`"
+)]
 pub trait GrantableScopes {
     /// The scopes `client_id` may be granted.
     fn grantable_scopes(&self, client_id: &str) -> ScopeSet;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::InvalidScopeRejection;
+use crate::report::InvalidScopeRejection;
 
 /// Called once for every rejection the layer reports, right after the
 /// `tracing` event, on the task that polled the response. Use it to hand the
@@ -36,6 +36,32 @@ use crate::InvalidScopeRejection;
 ///     });
 /// # drop(layer);
 /// ```
+///
+/// Write the closure's argument type out. Without it the compiler fails at
+/// the `.on_rejection(…)` call with "implementation of `Fn` is not general
+/// enough" (a closure cannot infer that it takes a reference of any
+/// lifetime); with it, the closure is a hook:
+///
+/// ```compile_fail
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+///
+/// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+///     .on_rejection(|rejection| eprintln!("{rejection}")); // error: write `&InvalidScopeRejection`
+/// ```
+///
+/// Anything else that is not a hook gets a message listing what is:
+///
+/// ```compile_fail
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+///
+/// let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+///     .on_rejection("log it"); // error: `&str` is not a rejection hook
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a rejection hook",
+    label = "not an `OnRejection`",
+    note = "give `()`, a closure with its argument's type written out (`|rejection: &InvalidScopeRejection| {{ ... }}`), an `Arc` of a hook, a pair of hooks, or a type that implements `OnRejection`"
+)]
 pub trait OnRejection {
     /// Handles one rejection.
     fn on_rejection(&self, rejection: &InvalidScopeRejection);

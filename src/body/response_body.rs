@@ -10,10 +10,9 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tracing::Span;
 
-use super::bounded_bytes::BoundedBytes;
-use crate::captured_request::CapturedRequest;
+use crate::capture::{BoundedBytes, CapturedRequest};
+use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::observe::Observer;
-use crate::{GrantableScopes, OnRejection, ScopeDecision};
 
 pin_project! {
     /// The response body the client receives when the layer reads bodies
@@ -30,6 +29,17 @@ pin_project! {
     /// request span, say), so its event joins the request's other events.
     /// Any other body passes through uncopied. An answer longer than the
     /// limit, cut short, or failed by a body error is not reported.
+    ///
+    /// ```
+    /// use http::Response;
+    /// use invalid_scope_observer::body::ResponseBody;
+    ///
+    /// // What a service behind `.observe_bodies()` answers with:
+    /// fn answered(response: Response<ResponseBody<String>>) -> Response<String> {
+    ///     response.map(ResponseBody::into_inner)
+    /// }
+    /// # drop(answered);
+    /// ```
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
@@ -44,7 +54,7 @@ impl<B: Default> Default for ResponseBody<B> {
     ///
     /// ```
     /// use http_body::Body as _;
-    /// use invalid_scope_observer::bodies::ResponseBody;
+    /// use invalid_scope_observer::body::ResponseBody;
     ///
     /// let body = ResponseBody::<String>::default();
     /// assert!(body.is_end_stream());
@@ -66,6 +76,13 @@ impl<B> ResponseBody<B> {
     /// now, and since a JSON answer is only whole once all of it has gone
     /// by, calling this before the body was read to its end means the answer
     /// is not reported. Keep the `ResponseBody` to keep token events.
+    ///
+    /// ```
+    /// use invalid_scope_observer::body::ResponseBody;
+    ///
+    /// let body = ResponseBody::<String>::default();
+    /// assert_eq!(body.into_inner(), "");
+    /// ```
     pub fn into_inner(self) -> B {
         self.inner
     }

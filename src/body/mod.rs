@@ -25,21 +25,26 @@
 //! byte; each keeps at most the configured number of bytes. Every other body
 //! passes through uncopied.
 
-mod bounded_bytes;
-mod future;
-mod media_type;
 mod request_body;
 mod response_body;
-mod service;
 
 pub use self::request_body::RequestBody;
 pub use self::response_body::ResponseBody;
 
-pub(crate) use self::request_body::FormCapture;
+pub(crate) use self::response_body::JsonWatch;
 
 /// What the layer reads by default: the request's query and headers, the
 /// response's status and headers. Bodies and their types pass through
 /// unchanged.
+///
+/// ```
+/// use invalid_scope_observer::body::HeadersOnly;
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+///
+/// let layer: InvalidScopeObserverLayer<ScopeSet, (), HeadersOnly> =
+///     InvalidScopeObserverLayer::new(ScopeSet::new());
+/// # drop(layer);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct HeadersOnly;
@@ -47,6 +52,15 @@ pub struct HeadersOnly;
 /// What the layer reads after
 /// [`.observe_bodies()`](crate::InvalidScopeObserverLayer::observe_bodies):
 /// also form request bodies and JSON answers (see the [module](self)).
+///
+/// ```
+/// use invalid_scope_observer::body::WithBodies;
+/// use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+///
+/// let layer: InvalidScopeObserverLayer<ScopeSet, (), WithBodies> =
+///     InvalidScopeObserverLayer::new(ScopeSet::new()).observe_bodies();
+/// # drop(layer);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct WithBodies;

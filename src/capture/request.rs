@@ -6,9 +6,9 @@ use http::header::USER_AGENT;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request};
 
-use crate::bodies::FormCapture;
-use crate::log_safe::cut_to_chars;
-use crate::request_parameters::RequestParameters;
+use super::form::FormCapture;
+use super::parameters::RequestParameters;
+use crate::report::cut_to_chars;
 
 /// The parts of a request the rejection path may need, taken cheaply: the
 /// path and query only when there is a query, and the `User-Agent` header.
@@ -63,7 +63,9 @@ impl CapturedRequest {
     /// The `User-Agent` as lossy UTF-8, cut to at most `limit` characters on
     /// a character boundary, and whether it was cut; `""` when there is none.
     pub(crate) fn user_agent(&self, limit: usize) -> (String, bool) {
-        let Some(user_agent) = &self.user_agent else {
+        // No user agent, or none wanted (a limit of 0 is a privacy
+        // setting, not a cut).
+        let Some(user_agent) = self.user_agent.as_ref().filter(|_| limit > 0) else {
             return (String::new(), false);
         };
         // A character takes at most four bytes, so the first `limit`
@@ -92,7 +94,11 @@ mod tests {
             .unwrap();
         let captured = CapturedRequest::capture(&request);
         assert_eq!(captured.user_agent(200), ("é".repeat(200), true));
-        assert_eq!(captured.user_agent(0), (String::new(), true));
+        assert_eq!(
+            captured.user_agent(0),
+            (String::new(), false),
+            "left out, not cut"
+        );
         assert_eq!(captured.user_agent(300), (agent.clone(), false));
         assert_eq!(captured.user_agent(usize::MAX), (agent, false));
     }

@@ -5,7 +5,8 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::ScopeSet;
+use super::{AUTHORIZE_EVENT, TOKEN_EVENT};
+use crate::scope::ScopeSet;
 
 /// One `invalid_scope` rejection, as the hook sees it.
 ///
@@ -51,16 +52,43 @@ pub struct InvalidScopeRejection {
 
 impl InvalidScopeRejection {
     /// The scopes the request asked for, in request order.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         println!("asked for {}", rejection.requested_scopes());
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn requested_scopes(&self) -> &ScopeSet {
         &self.requested_scopes
     }
 
     /// The scopes the client may be granted.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         println!("may have {}", rejection.grantable_scopes());
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn grantable_scopes(&self) -> &ScopeSet {
         &self.grantable_scopes
     }
 
     /// Requested minus grantable, in request order.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         assert!(rejection.missing_scopes().is_subset(rejection.requested_scopes()));
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn missing_scopes(&self) -> &ScopeSet {
         &self.missing_scopes
     }
@@ -68,6 +96,17 @@ impl InvalidScopeRejection {
     /// Requested scopes the server does not know at all (a client bug, a
     /// typo, or a probe); `None` unless the layer was given
     /// [`known_scopes`](crate::InvalidScopeObserverLayer::known_scopes).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         if let Some(unknown) = rejection.unknown_scopes() {
+    ///             println!("nobody knows {unknown}");
+    ///         }
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn unknown_scopes(&self) -> Option<&ScopeSet> {
         self.unknown_scopes.as_ref()
     }
@@ -76,6 +115,17 @@ impl InvalidScopeRejection {
     /// them (drift between scope lists, or a misconfigured client); `None`
     /// unless the layer was given
     /// [`known_scopes`](crate::InvalidScopeObserverLayer::known_scopes).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         if let Some(drift) = rejection.ungranted_known_scopes() {
+    ///             println!("fix the lists: {drift}");
+    ///         }
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn ungranted_known_scopes(&self) -> Option<&ScopeSet> {
         self.ungranted_known_scopes.as_ref()
     }
@@ -83,12 +133,31 @@ impl InvalidScopeRejection {
     /// How many rejections the rate limit kept from the event stream (and,
     /// unless the hook sees every rejection, from the hook) since the last
     /// one reported; 0 for rejections that were themselves suppressed.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         let rejections = 1 + rejection.suppressed_before();
+    ///         println!("{rejections} rejections since the last report");
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn suppressed_before(&self) -> u64 {
         self.suppressed_before
     }
 
     /// The request's decoded `client_id` (cut to the layer's limit, 128
     /// characters by default), `""` when it had none.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         println!("client {:?}", rejection.client_id()); // escaped by {:?}
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
@@ -96,12 +165,34 @@ impl InvalidScopeRejection {
     /// The request's decoded `grant_type` (cut to 64 characters), when the
     /// request named one: a token request does, an authorization request
     /// does not (PAR requests usually do not either).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         if let Some(grant_type) = rejection.grant_type() {
+    ///             println!("token request, grant {grant_type:?}");
+    ///         }
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn grant_type(&self) -> Option<&str> {
         self.grant_type.as_deref()
     }
 
     /// Where the rejection was seen: an authorization redirect or a JSON
     /// answer of the token or PAR endpoint.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, RejectionKind, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| match rejection.kind() {
+    ///         RejectionKind::Authorize => println!("an authorization redirect"),
+    ///         RejectionKind::Token => println!("a token or PAR answer"),
+    ///         _ => {}
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn kind(&self) -> RejectionKind {
         self.kind
     }
@@ -112,18 +203,45 @@ impl InvalidScopeRejection {
     ///
     /// [`AUTHORIZE_EVENT`]: crate::AUTHORIZE_EVENT
     /// [`TOKEN_EVENT`]: crate::TOKEN_EVENT
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         assert!(rejection.event_name().ends_with(".invalid_scope"));
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn event_name(&self) -> &'static str {
         self.kind.event_name()
     }
 
     /// The request's `User-Agent` (lossy UTF-8, cut to the layer's limit),
     /// `""` when it had none.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         println!("from {:?}", rejection.user_agent());
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn user_agent(&self) -> &str {
         &self.user_agent
     }
 
     /// The status of the response that carried the rejection (a 3xx
     /// redirect, or a 400 or 401 JSON answer).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         assert!(rejection.status().is_redirection() || rejection.status().is_client_error());
+    ///     });
+    /// # drop(layer);
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -154,10 +272,15 @@ impl RejectionKind {
     /// The message of the event a rejection of this kind emits:
     /// [`AUTHORIZE_EVENT`](crate::AUTHORIZE_EVENT) or
     /// [`TOKEN_EVENT`](crate::TOKEN_EVENT).
+    ///
+    /// ```
+    /// use invalid_scope_observer::{RejectionKind, TOKEN_EVENT};
+    /// assert_eq!(RejectionKind::Token.event_name(), TOKEN_EVENT);
+    /// ```
     pub fn event_name(self) -> &'static str {
         match self {
-            Self::Authorize => crate::AUTHORIZE_EVENT,
-            Self::Token => crate::TOKEN_EVENT,
+            Self::Authorize => AUTHORIZE_EVENT,
+            Self::Token => TOKEN_EVENT,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 
-use crate::ScopeSet;
+use crate::scope::ScopeSet;
 
 /// One silent narrowing: the server answered with a grant (or a consent
 /// result) that lacks some of the requested scopes instead of rejecting.

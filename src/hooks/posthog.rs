@@ -8,7 +8,8 @@ use std::sync::Arc;
 use posthog_rs::CaptureExceptionOptions;
 use tokio::sync::mpsc;
 
-use crate::{InvalidScopeRejection, OnRejection};
+use super::on_rejection::OnRejection;
+use crate::report::InvalidScopeRejection;
 
 /// How many rejections may wait for the worker before new ones are dropped.
 const DEFAULT_QUEUE: usize = 1024;
@@ -54,6 +55,15 @@ impl PostHogHook {
     /// # Panics
     ///
     /// Outside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # use invalid_scope_observer::PostHogHook;
+    /// # async fn run() {
+    /// let client = posthog_rs::client(("phc_project_api_key", "https://eu.i.posthog.com")).await;
+    /// let hook = PostHogHook::spawn(client);
+    /// # drop(hook);
+    /// # }
+    /// ```
     pub fn spawn(client: impl Into<Arc<posthog_rs::Client>>) -> Self {
         Self::spawn_with_queue(client, DEFAULT_QUEUE)
     }
@@ -64,6 +74,15 @@ impl PostHogHook {
     /// # Panics
     ///
     /// Outside a tokio runtime, or when `capacity` is 0.
+    ///
+    /// ```no_run
+    /// # use invalid_scope_observer::PostHogHook;
+    /// # async fn run() {
+    /// let client = posthog_rs::client(("phc_project_api_key", "https://eu.i.posthog.com")).await;
+    /// let hook = PostHogHook::spawn_with_queue(client, 16 * 1024);
+    /// # drop(hook);
+    /// # }
+    /// ```
     pub fn spawn_with_queue(client: impl Into<Arc<posthog_rs::Client>>, capacity: usize) -> Self {
         let client = client.into();
         let (queue, mut waiting) = mpsc::channel::<InvalidScopeRejection>(capacity);
@@ -85,6 +104,15 @@ impl PostHogHook {
 
     /// How many rejections were dropped because this hook's queue was full
     /// (drops inside the PostHog client are not counted here).
+    ///
+    /// ```no_run
+    /// # use invalid_scope_observer::PostHogHook;
+    /// # async fn run() {
+    /// let client = posthog_rs::client(("phc_project_api_key", "https://eu.i.posthog.com")).await;
+    /// let hook = PostHogHook::spawn(client);
+    /// assert_eq!(hook.dropped(), 0);
+    /// # }
+    /// ```
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

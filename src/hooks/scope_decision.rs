@@ -1,6 +1,6 @@
 //! [`ScopeDecision`]: what the inner service itself knows about the scopes.
 
-use crate::ScopeSet;
+use crate::scope::ScopeSet;
 
 /// A response extension through which the inner service tells the layer
 /// what it decided, when it knows better than the request's query.
@@ -42,6 +42,12 @@ pub struct ScopeDecision {
 
 impl ScopeDecision {
     /// A decision that overrides nothing.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::ScopeDecision;
+    /// let decision = ScopeDecision::new();
+    /// assert!(decision.requested_scopes().is_none());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -87,16 +93,33 @@ impl ScopeDecision {
     }
 
     /// The requested scopes set with [`ScopeDecision::requested`], if any.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{ScopeDecision, ScopeSet};
+    /// let decision = ScopeDecision::new().requested(ScopeSet::parse("openid"));
+    /// assert_eq!(decision.requested_scopes(), Some(&ScopeSet::parse("openid")));
+    /// ```
     pub fn requested_scopes(&self) -> Option<&ScopeSet> {
         self.requested.as_ref()
     }
 
     /// The grantable scopes set with [`ScopeDecision::grantable`], if any.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{ScopeDecision, ScopeSet};
+    /// assert!(ScopeDecision::new().grantable_scopes().is_none());
+    /// ```
     pub fn grantable_scopes(&self) -> Option<&ScopeSet> {
         self.grantable.as_ref()
     }
 
     /// The granted scopes set with [`ScopeDecision::granted`], if any.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{ScopeDecision, ScopeSet};
+    /// let decision = ScopeDecision::new().granted(ScopeSet::new());
+    /// assert!(decision.granted_scopes().is_some_and(ScopeSet::is_empty));
+    /// ```
     pub fn granted_scopes(&self) -> Option<&ScopeSet> {
         self.granted.as_ref()
     }

@@ -1,7 +1,37 @@
-//! [`TokenAnswer`]: what a JSON answer of the token or PAR endpoint says
-//! about scopes.
+//! Pure: which answers are worth watching, and what a JSON answer of the
+//! token or PAR endpoint says about scopes ([`TokenAnswer`]).
 
+use http::header::CONTENT_ENCODING;
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
+
+use super::media_type::has_media_type;
+
+/// Whether a response is a JSON answer that may report a scope problem: an
+/// error (`400`, or `401` as some servers answer), or a success to a form
+/// request (a token grant) for which the inner service has not already
+/// said what it granted (`granted_decided`, asked only for a success).
+/// Decided by status and headers, before the body is touched. A compressed
+/// answer is not looked at (the layer would see compressed bytes): put the
+/// layer inside any compression layer.
+pub(crate) fn worth_watching(
+    status: StatusCode,
+    headers: &HeaderMap,
+    to_a_form: bool,
+    granted_decided: impl FnOnce() -> bool,
+) -> bool {
+    let worth_a_look = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => true,
+        _ if status.is_success() => to_a_form && !granted_decided(),
+        _ => false,
+    };
+    let compressed = || {
+        headers
+            .get(CONTENT_ENCODING)
+            .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+    };
+    worth_a_look && !compressed() && has_media_type(headers, "application/json")
+}
 
 /// The two members of a token endpoint answer that matter here: `error`
 /// (RFC 6749 §5.2) and `scope` (§5.1). Every other member, an access token

@@ -1,12 +1,13 @@
 //! [`RateLimit`]: how many events per second the layer emits, the
 //! lock-free budget that enforces it, and one budget per event name.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::event;
-use crate::rejection::RejectionKind;
-use crate::NARROWED_EVENT;
+use super::event;
+use super::rejection::RejectionKind;
+use super::NARROWED_EVENT;
 
 /// How many events of each name the layer may emit per second, so that a
 /// scanner hammering the authorization endpoint cannot flood the logs.
@@ -30,7 +31,7 @@ use crate::NARROWED_EVENT;
 ///     .rate_limit(RateLimit::unlimited());
 /// # drop((layer, unlimited));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// `None` for unlimited, else (events per second, burst).
     events: Option<(u32, u32)>,
@@ -42,6 +43,12 @@ impl RateLimit {
     /// # Panics
     ///
     /// When `events` is 0: use [`RateLimit::unlimited`] or drop the layer.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::RateLimit;
+    /// let limit = RateLimit::per_second(10);
+    /// assert_eq!(limit, RateLimit::per_second(10).burst(10));
+    /// ```
     pub const fn per_second(events: u32) -> Self {
         assert!(
             events > 0,
@@ -75,8 +82,26 @@ impl RateLimit {
     }
 
     /// No limit: every rejection is emitted.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::RateLimit;
+    /// assert_ne!(RateLimit::unlimited(), RateLimit::default());
+    /// ```
     pub const fn unlimited() -> Self {
         Self { events: None }
+    }
+}
+
+/// Reads as it was written: `RateLimit(100 per second, burst 100)` or
+/// `RateLimit(unlimited)`.
+impl fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.events {
+            Some((per_second, burst)) => {
+                write!(f, "RateLimit({per_second} per second, burst {burst})")
+            }
+            None => f.write_str("RateLimit(unlimited)"),
+        }
     }
 }
 
@@ -170,6 +195,7 @@ impl EventBudget {
 /// no suppressed rejection is ever lost from the log.
 #[derive(Debug)]
 pub(crate) struct EventBudgets {
+    limit: RateLimit,
     authorize: EventBudget,
     token: EventBudget,
     narrowing: EventBudget,
@@ -178,10 +204,16 @@ pub(crate) struct EventBudgets {
 impl EventBudgets {
     pub(crate) fn new(limit: RateLimit) -> Self {
         Self {
+            limit,
             authorize: EventBudget::new(limit),
             token: EventBudget::new(limit),
             narrowing: EventBudget::new(limit),
         }
+    }
+
+    /// The limit each budget keeps.
+    pub(crate) fn limit(&self) -> RateLimit {
+        self.limit
     }
 
     /// The budget of the event a rejection of this kind emits.

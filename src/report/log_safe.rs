@@ -9,7 +9,7 @@
 
 use std::fmt::{self, Write};
 
-use crate::ScopeSet;
+use crate::scope::ScopeSet;
 
 /// Free text (a user agent, a client id) with unsafe characters escaped.
 pub(crate) struct EscapedText<'a>(pub(crate) &'a str);

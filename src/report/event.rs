@@ -2,10 +2,19 @@
 
 use tracing::Level;
 
-use crate::log_safe::{BoundedScopes, EscapedText};
-use crate::narrowing::ScopeNarrowing;
-use crate::observe::EventLimits;
-use crate::{InvalidScopeRejection, NARROWED_EVENT, TARGET};
+use super::log_safe::{BoundedScopes, EscapedText};
+use super::narrowing::ScopeNarrowing;
+use super::rejection::InvalidScopeRejection;
+use super::{NARROWED_EVENT, TARGET};
+
+/// How much of a peer's values one event carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventLimits {
+    pub(crate) scopes_per_field: usize,
+    pub(crate) scope_chars: usize,
+    pub(crate) client_id_chars: usize,
+    pub(crate) user_agent_chars: usize,
+}
 
 /// Emits `oauth.authorize.invalid_scope` (or `oauth.token.invalid_scope`,
 /// with `grant_type`) at WARN with every field of the rejection, each scope

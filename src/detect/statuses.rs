@@ -1,9 +1,11 @@
 //! Which response statuses count as redirects that may carry a rejection.
 
+use std::fmt;
+
 use http::StatusCode;
 
 /// A set of 3xx statuses, one bit each, so a look-up is a shift and a mask.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RedirectStatuses {
     /// Bit `n` stands for status `300 + n`.
     bits: u128,
@@ -37,6 +39,19 @@ impl RedirectStatuses {
     #[inline]
     pub(crate) fn contains(self, status: StatusCode) -> bool {
         status.is_redirection() && self.bits & (1u128 << (status.as_u16() - 300)) != 0
+    }
+}
+
+/// `every 3xx`, or the statuses: `[302, 303]`.
+impl fmt::Debug for RedirectStatuses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Self::ANY {
+            return f.write_str("every 3xx");
+        }
+        let statuses = (0..100u16)
+            .filter(|bit| self.bits & (1u128 << bit) != 0)
+            .map(|bit| 300 + bit);
+        f.debug_list().entries(statuses).finish()
     }
 }
 

@@ -1,111 +1,15 @@
-//! [`RequestBody`]: a request body that remembers the first bytes of a form
-//! as the inner service reads it.
+//! [`FormCapture`]: what the layer keeps of a form request's body as the
+//! inner service reads it, and the parameters a report reads from it.
 
-use std::fmt;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{ready, Context, Poll};
 
 use bytes::Buf;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Method, Request};
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
 
 use super::bounded_bytes::BoundedBytes;
-use super::media_type::has_media_type;
-use crate::request_parameters::RequestParameters;
-
-pin_project! {
-    /// The request body the inner service sees when the layer reads bodies
-    /// ([`observe_bodies`](crate::InvalidScopeObserverLayer::observe_bodies)).
-    ///
-    /// It yields exactly the frames of the original body, when the inner
-    /// service asks for them: it never reads ahead, delays or changes a
-    /// byte. For an `application/x-www-form-urlencoded` request it keeps a
-    /// copy of the first bytes (8 KiB by default), from which a report reads
-    /// `scope`, `client_id` and `grant_type`; any other body passes through
-    /// untouched and uncopied.
-    pub struct RequestBody<B> {
-        #[pin]
-        inner: B,
-        form: Option<FormCapture>,
-    }
-}
-
-impl<B: Default> Default for RequestBody<B> {
-    /// `B`'s default body, copying nothing.
-    ///
-    /// ```
-    /// use http_body::Body as _;
-    /// use invalid_scope_observer::bodies::RequestBody;
-    ///
-    /// let body = RequestBody::<String>::default();
-    /// assert!(body.is_end_stream());
-    /// ```
-    fn default() -> Self {
-        Self::new(B::default(), None)
-    }
-}
-
-impl<B> RequestBody<B> {
-    pub(crate) fn new(inner: B, form: Option<FormCapture>) -> Self {
-        Self { inner, form }
-    }
-
-    /// The original body, unwatched: frames read from it after this call
-    /// are not seen, so a report has only the form parameters read before.
-    /// Keep the `RequestBody` (axum's extractors and hyper take it as it is)
-    /// to keep them all.
-    pub fn into_inner(self) -> B {
-        self.inner
-    }
-}
-
-impl<B: Body> Body for RequestBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        if let Some(form) = this.form {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        form.record(data);
-                    }
-                    if this.inner.is_end_stream() {
-                        form.end();
-                    }
-                }
-                None => form.end(),
-                Some(Err(_)) => {}
-            }
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<B: fmt::Debug> fmt::Debug for RequestBody<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestBody")
-            .field("inner", &self.inner)
-            .field("observes_form", &self.form.is_some())
-            .finish()
-    }
-}
+use super::parameters::RequestParameters;
+use crate::detect::has_media_type;
 
 /// What the layer keeps of a form request: the first bytes of its body,
 /// shared between the body the inner service reads and the response path
@@ -162,11 +66,11 @@ impl FormCapture {
         self.0.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record(&self, data: &impl Buf) {
+    pub(crate) fn record(&self, data: &impl Buf) {
         self.seen().bytes.record(data);
     }
 
-    fn end(&self) {
+    pub(crate) fn end(&self) {
         self.seen().ended = true;
     }
 

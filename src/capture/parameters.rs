@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::HeaderValue;
 
-use crate::ScopeSet;
+use crate::scope::ScopeSet;
 
 /// `scope`, `client_id` and `grant_type` as one source (a query, a form
 /// body, an `Authorization` header) gave them; `None` when it had none.

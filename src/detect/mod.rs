@@ -1,0 +1,13 @@
+//! Pure decisions about a response, with no state and no I/O: does a
+//! `Location` carry `error=invalid_scope`, which statuses are redirects worth
+//! a look, which answers are JSON worth watching and what they say.
+
+mod json_answer;
+mod location;
+mod media_type;
+mod statuses;
+
+pub(crate) use self::json_answer::{worth_watching, TokenAnswer};
+pub(crate) use self::location::carries_invalid_scope;
+pub(crate) use self::media_type::has_media_type;
+pub(crate) use self::statuses::RedirectStatuses;

@@ -1,0 +1,22 @@
+//! Where users plug in: where grantable scopes come from
+//! ([`GrantableScopes`]), what to call for each rejection ([`OnRejection`]),
+//! what the inner service decided ([`ScopeDecision`]), and the ready sinks
+//! for metrics and PostHog.
+
+mod grantable;
+#[cfg(feature = "metrics")]
+mod metrics;
+mod on_rejection;
+#[cfg(feature = "posthog")]
+mod posthog;
+mod scope_decision;
+
+pub use self::grantable::GrantableScopes;
+#[cfg(feature = "metrics")]
+pub use self::metrics::{
+    ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE, TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+};
+pub use self::on_rejection::OnRejection;
+#[cfg(feature = "posthog")]
+pub use self::posthog::PostHogHook;
+pub use self::scope_decision::ScopeDecision;
