@@ -20,10 +20,9 @@ const INVALID_SCOPE: &str = "invalid_scope";
 /// `invalid_scope`.
 ///
 /// Cost: only a literal `invalid_scope`, a `%` escape of a letter of `error`
-/// or `invalid_scope`, or a dropped tab can make these bytes say
-/// `error=invalid_scope` (a header value never holds a newline: `http`
-/// refuses CR and LF in one). A Location with none of them (a success
-/// redirect, RFC 9207's `iss=https%3A%2F%2F…` included) is ruled out by one
+/// or `invalid_scope`, or a dropped tab or newline can make these bytes say
+/// `error=invalid_scope`. A Location with none of them (a success redirect,
+/// RFC 9207's `iss=https%3A%2F%2F…` included) is ruled out by one
 /// vectorized pass, without decoding or allocating.
 #[inline]
 pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
@@ -45,7 +44,9 @@ fn decodes_to_invalid_scope(location: &[u8]) -> bool {
 
 /// The cheap test before any decoding: could these bytes decode to
 /// `error=invalid_scope` at all? Only if they hold one of:
-/// - a tab, which the URL standard drops;
+/// - a tab or a newline, which the URL standard drops (`http` refuses CR
+///   and LF in a checked header value, but not every value is checked), or
+///   any other C0 control, which costs no more to look for;
 /// - a `%` escape that starts `%5`, `%6` or `%7`: `_` is `%5F` and the
 ///   letters of `error` and `invalid_scope` lie in `%61`..=`%76` (`%3A` and
 ///   `%2F`, as in RFC 9207's `iss`, cannot spell them);
@@ -74,14 +75,20 @@ fn could_spell_invalid_scope(bytes: &[u8]) -> bool {
                 start += LANES;
             }
             // The last two bytes start no lane of a whole block.
-            let mut tail = [0; BLOCK];
+            let mut tail = [PAD; BLOCK];
             tail[..2].copy_from_slice(&bytes[last_start + LANES..]);
             mark_hits(&mut hits, &tail);
         }
         None => {
-            let mut padded = [0; BLOCK];
+            // Shorter than a block: padded to two blocks, so that every
+            // byte starts a lane.
+            let mut padded = [PAD; LANES + BLOCK];
             padded[..bytes.len()].copy_from_slice(bytes);
-            mark_hits(&mut hits, &padded);
+            for start in [0, LANES] {
+                if let Some(block) = padded[start..].first_chunk() {
+                    mark_hits(&mut hits, block);
+                }
+            }
         }
     }
     hits != [0; LANES]
@@ -90,14 +97,18 @@ fn could_spell_invalid_scope(bytes: &[u8]) -> bool {
 const LANES: usize = 16;
 /// A block's 16 lanes and the two bytes after the last of them.
 const BLOCK: usize = LANES + 2;
+/// What fills a block past the end of the bytes: a byte that marks nothing.
+const PAD: u8 = b' ';
 
-/// Marks each lane of `block` that starts a tab, a letter escape or `_sc`
-/// (lane by lane, so the marks of every block gather in one register).
+/// Marks each lane of `block` that holds a C0 control (a tab or a newline;
+/// the others, which no checked header value holds, only cost a decode),
+/// or starts a letter escape or `_sc` (lane by lane, so the marks of every
+/// block gather in one register).
 #[inline(always)]
 fn mark_hits(hits: &mut [u8; LANES], block: &[u8; BLOCK]) {
     for lane in 0..LANES {
         let (byte, next, after) = (block[lane], block[lane + 1], block[lane + 2]);
-        hits[lane] |= u8::from(byte == b'\t')
+        hits[lane] |= u8::from(byte < b' ')
             | (u8::from(byte == b'%') & u8::from(next.wrapping_sub(b'5') < 3))
             | (u8::from(byte == b'_') & u8::from(next == b's') & u8::from(after == b'c'));
     }
@@ -237,9 +248,8 @@ mod tests {
         assert!(detects("/cb?err\tor=invalid_scope"));
         assert!(detects("/cb\t?error=invalid_scope"));
         assert!(detects("/cb?error=invalid_scope\t"));
-        // Newlines never reach us in a header value, but are dropped too
-        // once a tab makes the Location worth decoding.
-        assert!(detects("/cb?error=invalid_\r\nsc\tope"));
+        assert!(detects("/cb?error=invalid_\r\nscope"));
+        assert!(detects("/cb?err\nor=invalid_scope"));
         assert_eq!(&*super::without_tabs_and_newlines(b"a\tb\nc\rd"), b"abcd");
     }
 
@@ -303,13 +313,15 @@ mod tests {
         for length in 0..70 {
             let plain = vec![b'a'; length];
             assert!(!could_spell_invalid_scope(&plain), "{length}");
-            for at in 0..length {
+            for at in 0..=length {
                 for (marker, seen) in [
                     (&b"%5F"[..], true),
                     (b"%76", true),
                     (b"%3A", false),
                     (b"%2F", false),
                     (b"\t", true),
+                    (b"\n", true),
+                    (b"\r", true),
                     (b"%", false),
                     (b"_sc", true),
                     (b"_s", false),
@@ -347,5 +359,50 @@ mod tests {
         assert!(!detects(&location));
         location.push_str("error=invalid_scope");
         assert!(detects(&location));
+    }
+
+    mod spelled_any_way {
+        use proptest::prelude::*;
+
+        use super::super::carries_invalid_scope;
+
+        /// One character of `error=invalid_scope` as a server may write it:
+        /// literal, or escaped in lower or upper hex, with tabs and newlines
+        /// (which the URL standard drops) before it.
+        fn spelled(character: char) -> impl Strategy<Value = String> {
+            let dropped =
+                prop::collection::vec(prop_oneof![Just("\t"), Just("\n"), Just("\r")], 0..2);
+            let form = prop_oneof![
+                Just(character.to_string()),
+                Just(format!("%{:02x}", u32::from(character))),
+                Just(format!("%{:02X}", u32::from(character))),
+            ];
+            (dropped, form).prop_map(|(dropped, form)| dropped.concat() + &form)
+        }
+
+        fn pair() -> impl Strategy<Value = String> {
+            let name: Vec<_> = "error".chars().map(spelled).collect();
+            let value: Vec<_> = "invalid_scope".chars().map(spelled).collect();
+            (name, value).prop_map(|(name, value)| format!("{}={}", name.concat(), value.concat()))
+        }
+
+        proptest! {
+            #[test]
+            fn every_spelling_is_seen(
+                pair in pair(),
+                target in prop_oneof![Just("https://client.example/cb"), Just("/cb"), Just("")],
+                other in "[a-z]{1,5}=[A-Za-z0-9_%.-]{0,40}",
+                in_fragment in any::<bool>(),
+                first in any::<bool>(),
+            ) {
+                let parameters = if first { format!("{pair}&{other}") } else { format!("{other}&{pair}") };
+                let location = if in_fragment {
+                    format!("{target}?code=x#{parameters}")
+                } else {
+                    format!("{target}?{parameters}#frag")
+                };
+                prop_assert!(carries_invalid_scope(location.as_bytes()), "{:?}", location);
+            }
+        }
     }
 }
