@@ -112,24 +112,16 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
         self,
         hook: NewH,
     ) -> InvalidScopeObserverLayer<G, NewH, R> {
-        let observer = Arc::unwrap_or_clone(self.observer);
         InvalidScopeObserverLayer {
-            observer: Arc::new(Observer {
-                grantable: observer.grantable,
-                on_rejection: Arc::new(hook),
-                known_scopes: observer.known_scopes,
-                budgets: observer.budgets,
-                #[cfg(feature = "metrics")]
-                metrics: observer.metrics,
-                settings: observer.settings,
-            }),
+            observer: Arc::new(Arc::unwrap_or_clone(self.observer).with_hook(hook)),
             reads: PhantomData,
         }
     }
 
-    /// Changes the shared part before any service holds it. A layer that
-    /// was cloned gets a copy of its own (the grantable source, the hook and
-    /// the event budgets stay shared); configuring never panics.
+    /// Changes the shared part. A layer no one else holds changes in place;
+    /// one that was cloned, or has built services, gets a copy of its own,
+    /// which keeps sharing the grantable source, the hook and the event
+    /// budgets with the others.
     fn configure(self, change: impl FnOnce(&mut Observer<G, H>)) -> Self {
         let mut observer = Arc::unwrap_or_clone(self.observer);
         change(&mut observer);

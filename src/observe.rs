@@ -14,8 +14,8 @@ use crate::capture::CapturedRequest;
 use crate::detect::{carries_invalid_scope, RedirectStatuses, TokenAnswer};
 use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::report::{
-    self, cut_to_chars, Admission, EventBudget, EventBudgets, EventLimits, InvalidScopeRejection,
-    RejectionKind, ScopeNarrowing, TARGET,
+    self, cut_to_chars, Admission, EventBudgets, EventLimits, InvalidScopeRejection, RejectionKind,
+    ScopeNarrowing, TARGET,
 };
 use crate::scope::ScopeSet;
 
@@ -39,6 +39,19 @@ pub(crate) struct Observer<G, H> {
 }
 
 impl<G, H> Observer<G, H> {
+    /// The same observer with another hook.
+    pub(crate) fn with_hook<NewH>(self, hook: NewH) -> Observer<G, NewH> {
+        Observer {
+            grantable: self.grantable,
+            on_rejection: Arc::new(hook),
+            known_scopes: self.known_scopes,
+            budgets: self.budgets,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
+            settings: self.settings,
+        }
+    }
+
     /// Adds the settings a person reads to a `Debug` of the layer or a
     /// service: the grantable source's and hook's types, and every limit.
     pub(crate) fn describe(&self, out: &mut fmt::DebugStruct<'_, '_>) {
@@ -202,16 +215,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if suppressed && !self.settings.hook_sees_every_rejection && !self.counts_in_metrics() {
             return;
         }
-        // An admitted rejection holds the count it carries until its event
-        // is out: should building the report panic (a grantable source that
-        // panics, say), both go back to the budget for the next event.
-        let mut unreported = Unreported {
-            budget,
-            rejections: match admission {
-                Admission::Admitted { suppressed_before } => suppressed_before + 1,
-                Admission::Suppressed => 0,
-            },
-        };
+        // Should building the report panic (a grantable source that panics,
+        // say), the rejection and the count it carries go back to the budget.
+        let unwritten = budget.hold(admission);
         let mut rejection = self.rejection(request, status, decision, kind);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
@@ -221,7 +227,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             Admission::Admitted { suppressed_before } => {
                 rejection.suppressed_before = suppressed_before;
                 report::emit(&rejection, &self.settings.limits);
-                unreported.rejections = 0;
+                unwritten.written();
                 self.call_hook(&rejection);
             }
             Admission::Suppressed if self.settings.hook_sees_every_rejection => {
@@ -253,12 +259,11 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         kind: RejectionKind,
     ) -> InvalidScopeRejection {
-        let parameters = request.parameters();
-        let requested_scopes = decision
-            .and_then(|decision| decision.requested.clone())
-            .or(parameters.scope)
-            .unwrap_or_default();
-        let client_id = parameters.client_id.unwrap_or_default();
+        let Asked {
+            requested_scopes,
+            client_id,
+            grant_type,
+        } = Asked::of(request, decision);
         let grantable_scopes = match decision.and_then(|decision| decision.grantable.clone()) {
             Some(grantable) => grantable,
             None => self.grantable.grantable_scopes(&client_id),
@@ -271,7 +276,13 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             ),
             None => (None, None),
         };
-        let who = self.who_asked(request, &client_id, parameters.grant_type.as_deref());
+        // Only a token request names a grant type the event reports; a
+        // POSTed authorization form that carries one does not.
+        let grant_type = match kind {
+            RejectionKind::Token => grant_type.as_deref(),
+            RejectionKind::Authorize => None,
+        };
+        let who = self.who_asked(request, &client_id, grant_type);
         InvalidScopeRejection {
             requested_scopes,
             grantable_scopes,
@@ -300,20 +311,22 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if !report::narrowing_enabled(self.settings.narrowing_level) {
             return;
         }
-        let parameters = request.parameters();
-        let requested_scopes = decision
-            .and_then(|decision| decision.requested.clone())
-            .or(parameters.scope)
-            .unwrap_or_default();
+        let Asked {
+            requested_scopes,
+            client_id,
+            grant_type,
+        } = Asked::of(request, decision);
         let dropped_scopes = requested_scopes.difference(&granted_scopes);
         if dropped_scopes.is_empty() {
             return;
         }
-        let Admission::Admitted { suppressed_before } = self.budgets.narrowings().admit() else {
+        let budget = self.budgets.narrowings();
+        let admission = budget.admit();
+        let Admission::Admitted { suppressed_before } = admission else {
             return;
         };
-        let client_id = parameters.client_id.unwrap_or_default();
-        let who = self.who_asked(request, &client_id, parameters.grant_type.as_deref());
+        let unwritten = budget.hold(admission);
+        let who = self.who_asked(request, &client_id, grant_type.as_deref());
         let narrowing = ScopeNarrowing {
             requested_scopes,
             granted_scopes,
@@ -330,6 +343,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             &self.settings.limits,
             self.settings.narrowing_level,
         );
+        unwritten.written();
     }
 
     /// The peer-chosen texts of a report, cut to the layer's limits.
@@ -377,17 +391,25 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
 /// (`urn:ietf:params:oauth:grant-type:token-exchange`) has 47.
 const GRANT_TYPE_CHARS: usize = 64;
 
-/// Rejections that were admitted to the log but not yet written there: given
-/// back to their budget on drop, unless an event carried them.
-struct Unreported<'a> {
-    budget: &'a EventBudget,
-    rejections: u64,
+/// What a request asked for: the scopes (the inner service's word for
+/// them first, as a PAR or JAR request carries them out of sight), its
+/// client and its grant type.
+struct Asked {
+    requested_scopes: ScopeSet,
+    client_id: String,
+    grant_type: Option<String>,
 }
 
-impl Drop for Unreported<'_> {
-    fn drop(&mut self) {
-        if self.rejections > 0 {
-            self.budget.count_suppressed(self.rejections);
+impl Asked {
+    fn of(request: &CapturedRequest, decision: Option<&ScopeDecision>) -> Self {
+        let parameters = request.parameters();
+        Self {
+            requested_scopes: decision
+                .and_then(|decision| decision.requested.clone())
+                .or(parameters.scope)
+                .unwrap_or_default(),
+            client_id: parameters.client_id.unwrap_or_default(),
+            grant_type: parameters.grant_type,
         }
     }
 }

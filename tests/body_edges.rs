@@ -398,3 +398,35 @@ fn grant_type_has_a_bound_of_its_own() {
     assert_eq!(ours[0].field("grant_type"), "client_credentials");
     assert_eq!(ours[0].field("client_id"), "wiza");
 }
+
+#[test]
+fn an_authorization_form_reports_no_grant_type_even_if_it_sends_one() {
+    // A peer may put anything in a POSTed authorization form; only a token
+    // request's grant type belongs in an event.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let layer = bodies_layer().on_rejection(move |rejection: &InvalidScopeRejection| {
+        record
+            .lock()
+            .unwrap()
+            .push((rejection.kind(), rejection.grant_type().map(str::to_string)));
+    });
+    let redirect = Response::builder()
+        .status(302)
+        .header(
+            http::header::LOCATION,
+            "https://client.example/cb?error=invalid_scope",
+        )
+        .body(Frames::new(&[]))
+        .unwrap();
+    let (_, events) = run_with(
+        layer,
+        form_post(&["grant_type=forged&client_id=wizard&scope=openid+admin"]),
+        redirect,
+    );
+    let ours = ours(&events);
+    assert_eq!(ours.len(), 1, "{events:?}");
+    assert_eq!(ours[0].message(), "oauth.authorize.invalid_scope");
+    assert!(!ours[0].fields.contains_key("grant_type"), "{:?}", ours[0]);
+    assert_eq!(*seen.lock().unwrap(), [(RejectionKind::Authorize, None)]);
+}

@@ -259,7 +259,8 @@ fn the_counting_identity_holds_through_a_flood_a_quiet_spell_and_a_shutdown() {
         for _ in 0..1_000 {
             service.clone().oneshot(request()).await.unwrap();
         }
-        // Quiet: nothing is reported while nothing happens.
+        // A quiet spell: the bucket refills; what was suppressed stays
+        // pending until the next event of the name, or the summary.
         tokio::time::sleep(Duration::from_millis(300)).await;
         for _ in 0..300 {
             service.clone().oneshot(request()).await.unwrap();
@@ -302,20 +303,28 @@ fn the_summary_waits_for_the_last_service() {
             service.clone().oneshot(request()).await.unwrap();
         }
     });
-    assert_eq!(count(&served, AUTHORIZE_EVENT), 1, "{served:?}");
+    // At one event a second, the three gave one event and two pending
+    // (two events and one pending, should a second pass between them).
+    let pending = 3 - accounted(&served, AUTHORIZE_EVENT);
     let ((), layer_dropped) = support::capture(|| drop(layer));
     assert!(
         ours(&layer_dropped).is_empty(),
         "a service still holds the budget"
     );
     let ((), service_dropped) = support::capture(|| drop(service));
-    let summary = ours(&service_dropped);
-    assert_eq!(summary.len(), 1, "{service_dropped:?}");
+    assert_eq!(accounted(&service_dropped, AUTHORIZE_EVENT), pending);
+    let summaries = ours(&service_dropped);
     assert_eq!(
-        summary[0].message(),
-        "oauth.authorize.invalid_scope.suppressed"
+        summaries.len(),
+        usize::from(pending > 0),
+        "{service_dropped:?}"
     );
-    assert_eq!(summary[0].field("suppressed"), "2");
+    if let Some(summary) = summaries.first() {
+        assert_eq!(
+            summary.message(),
+            "oauth.authorize.invalid_scope.suppressed"
+        );
+    }
 }
 
 #[test]

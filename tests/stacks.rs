@@ -187,9 +187,9 @@ macro_rules! hyper_stack_run {
     }};
 }
 
-/// The same layers under axum's `Router::layer`, with the observer outside
-/// `tower::buffer` (axum needs `HandleErrorLayer` for its errors) and
-/// `ConcurrencyLimit`, around the routes.
+/// The same layers under axum's `Router::layer` around each route, with
+/// `HandleErrorLayer` before `tower::buffer` (axum needs errors turned into
+/// responses) and the observer innermost again.
 macro_rules! axum_stack_run {
     ($observer:expr) => {{
         let ((authorize, token, preflight), events) = run_captured(async {
@@ -283,9 +283,12 @@ fn axum_production_stack_reading_bodies() {
 }
 
 #[test]
-fn a_timeout_answers_with_a_default_body_through_the_observer() {
+fn a_timeout_answer_built_from_the_default_body_passes_through() {
     // TimeoutLayer builds its own response from `Default` when the inner
-    // service is too slow; with the observer inside, that body is ours.
+    // service is too slow: with the observer inside, from our
+    // `ResponseBody`'s `Default`, so this stack only compiles with it. The
+    // observer never sees that answer (it is made outside it), so there is
+    // nothing to report.
     let (response, events) = run_captured(async {
         let slow = service_fn(|_: Request<RequestBody<hyper::body::Incoming>>| async {
             tokio::time::sleep(Duration::from_secs(5)).await;

@@ -68,7 +68,9 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
 /// events the rate limit kept out of the log that no later event carried:
 /// written once, when the layer and all its services are dropped.
 pub(crate) fn emit_suppressed_summary(event_name: &str, suppressed: u64) {
-    tracing::warn!(target: TARGET, suppressed, "{event_name}.suppressed");
+    // `parent: None`: the last service may go inside some request's span,
+    // and the summary belongs to none.
+    tracing::warn!(target: TARGET, parent: None, suppressed, "{event_name}.suppressed");
 }
 
 /// Whether a rejection event would be recorded.

@@ -14,7 +14,7 @@ pub(crate) use self::event::{
 pub(crate) use self::log_safe::cut_to_chars;
 pub(crate) use self::narrowing::ScopeNarrowing;
 pub use self::rate_limit::RateLimit;
-pub(crate) use self::rate_limit::{Admission, EventBudget, EventBudgets};
+pub(crate) use self::rate_limit::{Admission, EventBudgets};
 pub use self::rejection::{InvalidScopeRejection, RejectionKind};
 
 /// The `tracing` target of every event this crate emits, for filters such as

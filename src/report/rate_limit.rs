@@ -149,8 +149,20 @@ impl EventBudget {
     /// Counts `rejections` that were not reported into the next event's
     /// `suppressed` (a report that failed after it was admitted gives its
     /// own rejection and the count it carried back this way).
-    pub(crate) fn count_suppressed(&self, rejections: u64) {
+    fn count_suppressed(&self, rejections: u64) {
         self.suppressed.fetch_add(rejections, Ordering::Relaxed);
+    }
+
+    /// Holds an admission until its report is written: see [`Unwritten`].
+    pub(crate) fn hold(&self, admission: Admission) -> Unwritten<'_> {
+        let rejections = match admission {
+            Admission::Admitted { suppressed_before } => suppressed_before + 1,
+            Admission::Suppressed => 0,
+        };
+        Unwritten {
+            budget: self,
+            rejections,
+        }
     }
 
     /// Takes the count no event has carried yet.
@@ -185,6 +197,30 @@ impl EventBudget {
         }
         Admission::Admitted {
             suppressed_before: self.suppressed.swap(0, Ordering::Relaxed),
+        }
+    }
+}
+
+/// An admitted report not written yet. Dropped unwritten (a panic while the
+/// report is built or emitted), it gives its own rejection and the count it
+/// carried back to the budget, for the next event of its name or the
+/// shutdown summary: a panic never loses a count.
+pub(crate) struct Unwritten<'a> {
+    budget: &'a EventBudget,
+    rejections: u64,
+}
+
+impl Unwritten<'_> {
+    /// The report is out: nothing to give back.
+    pub(crate) fn written(mut self) {
+        self.rejections = 0;
+    }
+}
+
+impl Drop for Unwritten<'_> {
+    fn drop(&mut self) {
+        if self.rejections > 0 {
+            self.budget.count_suppressed(self.rejections);
         }
     }
 }
