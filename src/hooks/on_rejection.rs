@@ -9,7 +9,7 @@ use crate::report::InvalidScopeRejection;
 /// rejection to an error tracker or a metrics counter.
 ///
 /// Implemented for `()` (does nothing, the default), for any
-/// `Fn(&InvalidScopeRejection)`, for an `Arc` of a hook, and for a
+/// `Fn(&InvalidScopeRejection)`, for an `Arc` or an `Option` of a hook, and for a
 /// pair of hooks, which are called in order (so `(tracker, (audit, alert))`
 /// calls three). A hook need not be `Clone`: every service of a layer shares
 /// it through one `Arc`. For axum and hyper it must be
@@ -110,6 +110,29 @@ impl<T: OnRejection + ?Sized> OnRejection for Arc<T> {
 
     fn is_noop(&self) -> bool {
         (**self).is_noop()
+    }
+}
+
+/// A hook that may be there: `None` does nothing (and is no listener), as
+/// for a hook chosen by configuration.
+///
+/// ```
+/// use invalid_scope_observer::{InvalidScopeRejection, OnRejection};
+///
+/// fn report(_: &InvalidScopeRejection) {}
+/// let configured: Option<fn(&InvalidScopeRejection)> = None;
+/// assert!(configured.is_noop());
+/// assert!(!Some(report as fn(&InvalidScopeRejection)).is_noop());
+/// ```
+impl<T: OnRejection> OnRejection for Option<T> {
+    fn on_rejection(&self, rejection: &InvalidScopeRejection) {
+        if let Some(hook) = self {
+            hook.on_rejection(rejection);
+        }
+    }
+
+    fn is_noop(&self) -> bool {
+        self.as_ref().is_none_or(OnRejection::is_noop)
     }
 }
 
