@@ -1,0 +1,57 @@
+//! The admin address: `/metrics` (Prometheus text), `/healthz` (the process
+//! runs), `/readyz` (the upstream has answered at least once).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+/// Serves the admin endpoints until the process ends.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    metrics: PrometheusHandle,
+    answered: Arc<AtomicBool>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        let answered = Arc::clone(&answered);
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let response = answer(request.uri().path(), &metrics, &answered);
+            async move { Ok::<_, Infallible>(response) }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn answer(path: &str, metrics: &PrometheusHandle, answered: &AtomicBool) -> Response<Full<Bytes>> {
+    let (status, body) = match path {
+        "/metrics" => (StatusCode::OK, metrics.render()),
+        "/healthz" => (StatusCode::OK, "ok\n".to_string()),
+        "/readyz" if answered.load(Ordering::Relaxed) => (StatusCode::OK, "ready\n".to_string()),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the upstream has not answered yet\n".to_string(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "/metrics, /healthz or /readyz\n".to_string(),
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+}

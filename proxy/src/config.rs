@@ -1,0 +1,440 @@
+//! The configuration: a TOML file (`--config FILE`), each key overridable by
+//! a flag and by an environment variable `INVALID_SCOPE_PROXY_<KEY>`
+//! (flags win over variables, variables over the file). Everything is
+//! checked before anything starts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use http::Uri;
+use serde::Deserialize;
+
+/// `invalid-scope-proxy`: puts invalid-scope-observer in front of any OAuth
+/// 2.0 authorization server, without touching its code. Every
+/// `invalid_scope` rejection the server answers (a redirect, or a JSON
+/// answer of the token or PAR endpoint) becomes one structured log line on
+/// stdout and a Prometheus counter; the server's answers pass unchanged.
+///
+/// Start it in front of a server on port 8000:
+///
+///   invalid-scope-proxy --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080
+///
+/// then point clients (or the ingress) at 127.0.0.1:8080. Metrics, health
+/// and readiness are on the admin address (127.0.0.1:9464 by default):
+/// /metrics, /healthz, /readyz. SIGTERM or SIGINT drains and exits 0;
+/// SIGHUP reloads the grantable scope lists from the file.
+#[derive(Debug, Parser)]
+#[command(name = "invalid-scope-proxy", version, verbatim_doc_comment)]
+pub(crate) struct Cli {
+    /// A TOML file with any of the keys below (see the README for one).
+    #[arg(long, env = "INVALID_SCOPE_PROXY_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where clients connect [default: 127.0.0.1:8080].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// The authorization server, as http://host:port (required).
+    #[arg(long, env = "INVALID_SCOPE_PROXY_UPSTREAM", value_name = "URL")]
+    upstream: Option<String>,
+    /// Every scope the server knows, comma-separated (optional: the registry
+    /// that labels metrics and names unknown scopes).
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_KNOWN_SCOPES",
+        value_delimiter = ',',
+        value_name = "SCOPES"
+    )]
+    known_scopes: Option<Vec<String>>,
+    /// Scopes of clients not listed in grantable.clients, comma-separated.
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_GRANTABLE_DEFAULT",
+        value_delimiter = ',',
+        value_name = "SCOPES"
+    )]
+    grantable_default: Option<Vec<String>>,
+    /// Scopes per client: `wizard=read;partner=read write`.
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_GRANTABLE_CLIENTS",
+        value_name = "CLIENTS"
+    )]
+    grantable_clients: Option<String>,
+    /// Read form bodies and token answers [default: true].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_OBSERVE_BODIES", value_name = "BOOL")]
+    observe_bodies: Option<bool>,
+    /// Bytes kept of each form and JSON answer [default: 8192].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_OBSERVE_BODY_LIMIT",
+        value_name = "BYTES"
+    )]
+    observe_body_limit: Option<usize>,
+    /// Log lines on stdout: json, logfmt or text [default: json].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Events per second of each name [default: 100].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_RATE_LIMIT_PER_SECOND",
+        value_name = "N"
+    )]
+    rate_limit_per_second: Option<u32>,
+    /// Events at once after a quiet spell [default: 100].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_RATE_LIMIT_BURST", value_name = "N")]
+    rate_limit_burst: Option<u32>,
+    /// Where /metrics, /healthz and /readyz answer [default: 127.0.0.1:9464].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_ADMIN_LISTEN", value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Add X-Forwarded-For, -Proto and -Host [default: true].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_FORWARDED_HEADERS",
+        value_name = "BOOL"
+    )]
+    forwarded_headers: Option<bool>,
+    /// Seconds the upstream may take to answer before a 504 [default: 30].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_UPSTREAM_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    upstream_timeout: Option<u64>,
+    /// Seconds in-flight requests may take to finish on shutdown [default: 10].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_SHUTDOWN_DEADLINE",
+        value_name = "SECONDS"
+    )]
+    shutdown_deadline: Option<u64>,
+    /// Send each rejection to PostHog at this host (with --posthog-api-key-env).
+    #[arg(long, env = "INVALID_SCOPE_PROXY_POSTHOG_HOST", value_name = "URL")]
+    posthog_host: Option<String>,
+    /// The name of the environment variable that holds the PostHog key (a
+    /// key never sits in a file or on a command line).
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_POSTHOG_API_KEY_ENV",
+        value_name = "NAME"
+    )]
+    posthog_api_key_env: Option<String>,
+}
+
+/// How log lines look on stdout.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// One JSON object a line (`tracing-subscriber`'s JSON formatter).
+    #[default]
+    Json,
+    /// `key=value` lines (`tracing-logfmt`).
+    Logfmt,
+    /// Plain text for a person at a terminal.
+    Text,
+}
+
+/// The file, as written: every key optional, none unknown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    upstream: Option<String>,
+    known_scopes: Option<Vec<String>>,
+    forwarded_headers: Option<bool>,
+    upstream_timeout: Option<u64>,
+    shutdown_deadline: Option<u64>,
+    #[serde(default)]
+    grantable: GrantableSection,
+    #[serde(default)]
+    observe: ObserveSection,
+    #[serde(default)]
+    log: LogSection,
+    #[serde(default)]
+    rate_limit: RateLimitSection,
+    #[serde(default)]
+    admin: AdminSection,
+    posthog: Option<PostHog>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantableSection {
+    default: Option<Vec<String>>,
+    clients: Option<HashMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObserveSection {
+    bodies: Option<bool>,
+    body_limit: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    format: Option<LogFormat>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitSection {
+    per_second: Option<u32>,
+    burst: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSection {
+    listen: Option<SocketAddr>,
+}
+
+/// `[posthog]`: where to send rejections, and the name of the environment
+/// variable that holds the key (a key never sits in the file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PostHog {
+    pub(crate) host: String,
+    pub(crate) api_key_env: String,
+}
+
+/// The scopes each client may have: the part SIGHUP reloads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Grantable {
+    pub(crate) default: Vec<String>,
+    pub(crate) clients: HashMap<String, Vec<String>>,
+}
+
+/// Everything resolved, defaults filled in.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) listen: SocketAddr,
+    pub(crate) upstream: Uri,
+    pub(crate) known_scopes: Option<Vec<String>>,
+    pub(crate) grantable: Grantable,
+    pub(crate) observe_bodies: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) log_format: LogFormat,
+    pub(crate) per_second: u32,
+    pub(crate) burst: u32,
+    pub(crate) admin_listen: SocketAddr,
+    pub(crate) forwarded_headers: bool,
+    pub(crate) upstream_timeout: Duration,
+    pub(crate) shutdown_deadline: Duration,
+    pub(crate) posthog: Option<PostHog>,
+}
+
+impl Config {
+    /// Reads the file (if any), then the variables and flags over it.
+    /// The error is one line that names the key (and, for the file, the
+    /// line), for the process to print before it exits with status 2.
+    pub(crate) fn load(cli: &Cli) -> Result<Self, String> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => File::default(),
+        };
+        let upstream = cli
+            .upstream
+            .clone()
+            .or(file.upstream)
+            .ok_or("missing `upstream`: give it in the file, as --upstream or as INVALID_SCOPE_PROXY_UPSTREAM")?;
+        let upstream = parse_upstream(&upstream)?;
+        let grantable = Grantable {
+            default: cli
+                .grantable_default
+                .clone()
+                .or(file.grantable.default)
+                .unwrap_or_default(),
+            clients: match &cli.grantable_clients {
+                Some(text) => parse_clients(text)?,
+                None => file.grantable.clients.unwrap_or_default(),
+            },
+        };
+        let per_second = cli
+            .rate_limit_per_second
+            .or(file.rate_limit.per_second)
+            .unwrap_or(100);
+        let burst = cli
+            .rate_limit_burst
+            .or(file.rate_limit.burst)
+            .unwrap_or(per_second);
+        if per_second == 0 || burst == 0 {
+            return Err("`rate_limit`: per_second and burst must be at least 1".into());
+        }
+        let body_limit = cli
+            .observe_body_limit
+            .or(file.observe.body_limit)
+            .unwrap_or(8 * 1024);
+        if body_limit == 0 {
+            return Err("`observe.body_limit` must be at least 1 (set `observe.bodies = false` to read no body)".into());
+        }
+        Ok(Self {
+            listen: cli
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            upstream,
+            known_scopes: cli.known_scopes.clone().or(file.known_scopes),
+            grantable,
+            observe_bodies: cli.observe_bodies.or(file.observe.bodies).unwrap_or(true),
+            body_limit,
+            log_format: cli.log_format.or(file.log.format).unwrap_or_default(),
+            per_second,
+            burst,
+            admin_listen: cli
+                .admin_listen
+                .or(file.admin.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            forwarded_headers: cli
+                .forwarded_headers
+                .or(file.forwarded_headers)
+                .unwrap_or(true),
+            upstream_timeout: Duration::from_secs(
+                cli.upstream_timeout.or(file.upstream_timeout).unwrap_or(30),
+            ),
+            shutdown_deadline: Duration::from_secs(
+                cli.shutdown_deadline
+                    .or(file.shutdown_deadline)
+                    .unwrap_or(10),
+            ),
+            posthog: posthog(cli, file.posthog)?,
+        })
+    }
+}
+
+/// `[posthog]` from the file, each key overridden by its flag or variable;
+/// half a section is an error.
+fn posthog(cli: &Cli, from_file: Option<PostHog>) -> Result<Option<PostHog>, String> {
+    let host = cli
+        .posthog_host
+        .clone()
+        .or_else(|| from_file.as_ref().map(|posthog| posthog.host.clone()));
+    let api_key_env = cli
+        .posthog_api_key_env
+        .clone()
+        .or_else(|| from_file.map(|posthog| posthog.api_key_env));
+    match (host, api_key_env) {
+        (Some(host), Some(api_key_env)) => Ok(Some(PostHog { host, api_key_env })),
+        (None, None) => Ok(None),
+        _ => Err("`posthog`: give both `host` and `api_key_env`".into()),
+    }
+}
+
+/// Reads only `[grantable]` again, for a reload; the rest of a running
+/// proxy does not change.
+pub(crate) fn reload_grantable(path: &std::path::Path) -> Result<Grantable, String> {
+    let file = read_file(path)?;
+    Ok(Grantable {
+        default: file.grantable.default.unwrap_or_default(),
+        clients: file.grantable.clients.unwrap_or_default(),
+    })
+}
+
+fn read_file(path: &std::path::Path) -> Result<File, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    toml::from_str(&text).map_err(|error| {
+        // toml's message names the key and the line; one line of it.
+        let message = error.message();
+        match error.span() {
+            Some(span) => {
+                let line = text[..span.start].matches('\n').count() + 1;
+                format!("{}, line {line}: {message}", path.display())
+            }
+            None => format!("{}: {message}", path.display()),
+        }
+    })
+}
+
+fn parse_upstream(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text
+        .parse()
+        .map_err(|error| format!("`upstream` {text:?} is not a URL: {error}"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http"), Some(_)) => Ok(uri),
+        (Some("https"), Some(_)) => Err(format!(
+            "`upstream` {text:?}: https upstreams are not supported yet; give an http:// address"
+        )),
+        _ => Err(format!("`upstream` {text:?} must be http://host:port")),
+    }
+}
+
+fn parse_clients(text: &str) -> Result<HashMap<String, Vec<String>>, String> {
+    text.split(';')
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| {
+            let (client, scopes) = entry.split_once('=').ok_or_else(|| {
+                format!("`grantable.clients`: {entry:?} is not client=scope scope")
+            })?;
+            let scopes = scopes.split_whitespace().map(str::to_string).collect();
+            Ok((client.trim().to_string(), scopes))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(arguments: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("invalid-scope-proxy").chain(arguments.iter().copied()))
+            .unwrap()
+    }
+
+    fn file(text: &str) -> (tempfile::NamedTempFile, String) {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        let path = file.path().display().to_string();
+        (file, path)
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let (_file, path) = file(
+            "listen = \"127.0.0.1:7000\"\nupstream = \"http://127.0.0.1:8000\"\n\
+             [grantable]\ndefault = [\"read\"]\nclients = { wizard = [\"read\", \"write\"] }\n",
+        );
+        let config =
+            Config::load(&cli(&["--config", &path, "--listen", "127.0.0.1:7001"])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(config.upstream, "http://127.0.0.1:8000");
+        assert_eq!(config.grantable.default, ["read"]);
+        assert_eq!(config.grantable.clients["wizard"], ["read", "write"]);
+        assert!(config.observe_bodies);
+        assert_eq!(config.body_limit, 8192);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!((config.per_second, config.burst), (100, 100));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let (_file, path) =
+            file("upstream = \"http://127.0.0.1:8000\"\n\n[observe]\nbodys = true\n");
+        let error = Config::load(&cli(&["--config", &path])).unwrap_err();
+        assert!(error.contains("line 4"), "{error}");
+        assert!(error.contains("bodys"), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_line() {
+        let (_file, path) =
+            file("upstream = \"http://127.0.0.1:8000\"\n[rate_limit]\nper_second = \"fast\"\n");
+        let error = Config::load(&cli(&["--config", &path])).unwrap_err();
+        assert!(error.contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_upstream_is_named() {
+        let error = Config::load(&cli(&[])).unwrap_err();
+        assert!(error.contains("missing `upstream`"), "{error}");
+    }
+
+    #[test]
+    fn clients_as_a_flag() {
+        let parsed = parse_clients("wizard=read;partner=read write").unwrap();
+        assert_eq!(parsed["partner"], ["read", "write"]);
+        assert!(parse_clients("wizard").is_err());
+    }
+}

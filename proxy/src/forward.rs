@@ -1,0 +1,270 @@
+//! [`Forward`]: sends each request on to the upstream authorization server
+//! and hands its answer back, streaming both ways, changing nothing the
+//! server meant: only hop-by-hop headers (RFC 9110 §7.6.1) are dropped, and
+//! `X-Forwarded-*` added.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body::Body;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::{BoxError, Service};
+
+/// What the proxy answers: the upstream's body as it streams, or a short
+/// body of its own (a `502` or `504`).
+pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
+
+/// The body sent upstream: whatever the client sends, streamed.
+type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The address of the client of one connection, put on each request by the
+/// server loop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddress(pub(crate) SocketAddr);
+
+/// Forwards to one upstream. Cheap to clone: the client and its connection
+/// pool are shared.
+#[derive(Clone, Debug)]
+pub(crate) struct Forward {
+    client: Client<HttpConnector, UpstreamBody>,
+    upstream: Uri,
+    forwarded_headers: bool,
+    timeout: Duration,
+    /// Whether the upstream has answered at least once (`/readyz`).
+    answered: Arc<AtomicBool>,
+}
+
+impl Forward {
+    pub(crate) fn new(
+        upstream: Uri,
+        forwarded_headers: bool,
+        timeout: Duration,
+        answered: Arc<AtomicBool>,
+    ) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Self {
+            client,
+            upstream,
+            forwarded_headers,
+            timeout,
+            answered,
+        }
+    }
+}
+
+impl<B> Service<Request<B>> for Forward
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ProxyBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.forward(request).await) })
+    }
+}
+
+impl Forward {
+    async fn forward<B>(self, request: Request<B>) -> Response<ProxyBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let client_address = request.extensions().get::<ClientAddress>().copied();
+        let (mut parts, body) = request.into_parts();
+        // The client's Host is kept (servers check it); HTTP/2 has none, so
+        // it is made from the request's authority.
+        let host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+        });
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |path_and_query| path_and_query.as_str());
+        parts.uri = match Uri::builder()
+            .scheme("http")
+            .authority(
+                self.upstream
+                    .authority()
+                    .expect("checked at configuration")
+                    .clone(),
+            )
+            .path_and_query(path_and_query)
+            .build()
+        {
+            Ok(uri) => uri,
+            Err(_) => return answer(StatusCode::BAD_REQUEST, "bad request target"),
+        };
+        parts.version = http::Version::HTTP_11;
+        remove_hop_by_hop(&mut parts.headers);
+        if let Some(host) = &host {
+            parts.headers.insert(HOST, host.clone());
+        }
+        if self.forwarded_headers {
+            add_forwarded(&mut parts.headers, client_address, host.as_ref());
+        }
+        let body = body.map_err(Into::into).boxed_unsync();
+        let sent = self.client.request(Request::from_parts(parts, body));
+        match tokio::time::timeout(self.timeout, sent).await {
+            Ok(Ok(response)) => {
+                self.answered.store(true, Ordering::Relaxed);
+                metrics::counter!("invalid_scope_proxy_requests_total").increment(1);
+                let (mut parts, body) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, Either::Left(body))
+            }
+            Ok(Err(error)) => {
+                let cause = error_chain(&error);
+                tracing::warn!(cause = %cause, upstream = %self.upstream, "invalid_scope_proxy.upstream_unreachable");
+                metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "unreachable").increment(1);
+                answer(
+                    StatusCode::BAD_GATEWAY,
+                    "the authorization server could not be reached",
+                )
+            }
+            Err(_) => {
+                tracing::warn!(timeout_seconds = self.timeout.as_secs_f64(), upstream = %self.upstream, "invalid_scope_proxy.upstream_timeout");
+                metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "timeout")
+                    .increment(1);
+                answer(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the authorization server did not answer in time",
+                )
+            }
+        }
+    }
+}
+
+/// A short plain answer of the proxy's own.
+fn answer(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
+        text.as_bytes(),
+    ))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// RFC 9110 §7.6.1: `Connection` and every header it names, and the
+/// hop-by-hop fields a proxy must not forward.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
+        headers.remove(name);
+    }
+    for name in ["keep-alive", "proxy-connection"] {
+        headers.remove(name);
+    }
+}
+
+/// `X-Forwarded-For` (appended to what came), `-Proto`, `-Host`.
+fn add_forwarded(
+    headers: &mut HeaderMap,
+    client: Option<ClientAddress>,
+    host: Option<&HeaderValue>,
+) {
+    if let Some(ClientAddress(address)) = client {
+        let ip = address.ip().to_string();
+        let value = match headers
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok())
+        {
+            Some(earlier) => format!("{earlier}, {ip}"),
+            None => ip,
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers.insert("x-forwarded-host", host.clone());
+    }
+}
+
+/// An error and its causes on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-secret-hop", HeaderValue::from_static("1"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(UPGRADE, HeaderValue::from_static("h2c"));
+        headers.insert("cookie", HeaderValue::from_static("session=kept"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["cookie"], "session=kept");
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
+        let client = ClientAddress("127.0.0.1:5000".parse().unwrap());
+        add_forwarded(
+            &mut headers,
+            Some(client),
+            Some(&HeaderValue::from_static("as.example")),
+        );
+        assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-host"], "as.example");
+    }
+}

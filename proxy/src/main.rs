@@ -1,0 +1,230 @@
+//! `invalid-scope-proxy`: invalid-scope-observer as a sidecar in front of
+//! any OAuth 2.0 authorization server, over HTTP, without touching its code.
+//! Run `invalid-scope-proxy --help`.
+//!
+//! The binary is thin: it reads the configuration ([`config`]), builds the
+//! layer through the crate's public API, forwards with hyper-util's client
+//! ([`forward`]) and serves HTTP/1.1 and HTTP/2 (prior knowledge), with
+//! `/metrics`, `/healthz` and `/readyz` on an admin address ([`admin`]).
+#![forbid(unsafe_code)]
+
+mod admin;
+mod config;
+mod forward;
+mod grantable;
+
+use std::convert::Infallible;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::Parser;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use invalid_scope_observer::{InvalidScopeObserverLayer, PostHogHook, RateLimit, ScopeMetrics};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tower::{BoxError, Layer, Service, ServiceExt};
+
+use crate::config::{Cli, Config, LogFormat};
+use crate::forward::{ClientAddress, Forward};
+use crate::grantable::Reloadable;
+
+/// A bad configuration, a port in use: nothing starts, and the process
+/// exits with this status after one line on stderr.
+const CONFIGURATION_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli) {
+        Ok(config) => config,
+        Err(message) => return refuse(&message),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return refuse(&format!("cannot start the runtime: {error}")),
+    };
+    runtime.block_on(run(cli, config))
+}
+
+fn refuse(message: &str) -> ExitCode {
+    eprintln!("invalid-scope-proxy: {message}");
+    ExitCode::from(CONFIGURATION_ERROR)
+}
+
+async fn run(cli: Cli, config: Config) -> ExitCode {
+    init_logging(config.log_format);
+    // Bind both addresses before anything else: a port in use stops the
+    // start, with nothing half running.
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => return refuse(&format!("`listen` {}: {error}", config.listen)),
+    };
+    let admin_listener = match TcpListener::bind(config.admin_listen).await {
+        Ok(listener) => listener,
+        Err(error) => return refuse(&format!("`admin.listen` {}: {error}", config.admin_listen)),
+    };
+    let metrics = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(error) => return refuse(&format!("cannot install the metrics recorder: {error}")),
+    };
+    let posthog = match &config.posthog {
+        None => None,
+        Some(posthog) => match std::env::var(&posthog.api_key_env) {
+            Ok(key) => {
+                let client = posthog_rs::client((key.as_str(), posthog.host.as_str())).await;
+                Some(PostHogHook::spawn(client))
+            }
+            Err(_) => {
+                return refuse(&format!(
+                    "`posthog.api_key_env`: the environment variable {} is not set",
+                    posthog.api_key_env
+                ))
+            }
+        },
+    };
+
+    let answered = Arc::new(AtomicBool::new(false));
+    let forward = Forward::new(
+        config.upstream.clone(),
+        config.forwarded_headers,
+        config.upstream_timeout,
+        Arc::clone(&answered),
+    );
+    let grantable = Reloadable::new(&config.grantable);
+    let mut layer = InvalidScopeObserverLayer::new(grantable.clone())
+        .rate_limit(RateLimit::per_second(config.per_second).burst(config.burst))
+        .count_in_metrics(ScopeMetrics::new())
+        .on_rejection(posthog);
+    if let Some(known) = &config.known_scopes {
+        layer = layer.known_scopes(known.as_slice());
+    }
+    tokio::spawn(admin::serve(admin_listener, metrics, answered));
+    tracing::info!(
+        listen = %config.listen,
+        upstream = %config.upstream,
+        admin = %config.admin_listen,
+        bodies = config.observe_bodies,
+        "invalid_scope_proxy.started"
+    );
+    if config.observe_bodies {
+        let service = layer
+            .observe_bodies()
+            .body_limit(config.body_limit)
+            .layer(forward);
+        serve(listener, service, &cli, &config, &grantable).await
+    } else {
+        serve(listener, layer.layer(forward), &cli, &config, &grantable).await
+    }
+}
+
+/// Accepts connections until SIGTERM or SIGINT, then lets in-flight
+/// requests finish within the shutdown deadline. SIGHUP reloads the
+/// grantable lists. The service (and with it the layer) is dropped before
+/// returning, which writes the pending `suppressed` counts.
+async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    cli: &Cli,
+    config: &Config,
+    grantable: &Reloadable,
+) -> ExitCode
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let (Ok(mut terminate), Ok(mut interrupt), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return refuse("cannot listen for signals");
+    };
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let service = service.clone();
+                let per_request = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(ClientAddress(peer));
+                    service.clone().oneshot(request)
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), per_request).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // A client that goes away mid-request is its own business.
+                    let _ = connection.await;
+                });
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(cli, grantable),
+        }
+    }
+    drop(listener);
+    tracing::info!("invalid_scope_proxy.draining");
+    if tokio::time::timeout(config.shutdown_deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            deadline_seconds = config.shutdown_deadline.as_secs(),
+            "invalid_scope_proxy.shutdown_deadline_passed"
+        );
+    }
+    // The last holder of the layer: pending counts are written now.
+    drop(service);
+    tracing::info!("invalid_scope_proxy.stopped");
+    ExitCode::SUCCESS
+}
+
+/// Reads `[grantable]` again; a file that no longer reads keeps the lists
+/// in force, and says why.
+fn reload(cli: &Cli, grantable: &Reloadable) {
+    let Some(path) = &cli.config else {
+        tracing::warn!("invalid_scope_proxy.reload_skipped: no --config file to read");
+        return;
+    };
+    match config::reload_grantable(path) {
+        Ok(lists) => {
+            grantable.replace(&lists);
+            tracing::info!(
+                clients = lists.clients.len(),
+                "invalid_scope_proxy.reloaded"
+            );
+        }
+        Err(message) => {
+            tracing::warn!(error = %message, "invalid_scope_proxy.reload_failed");
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let stdout = std::io::stdout;
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt().json().with_writer(stdout).init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_writer(stdout).init(),
+        LogFormat::Logfmt => {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            tracing_subscriber::registry()
+                .with(tracing_logfmt::builder().layer().with_writer(stdout))
+                .init();
+        }
+    }
+}

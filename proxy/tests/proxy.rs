@@ -1,0 +1,340 @@
+//! The built proxy in front of a local upstream on 127.0.0.1: forwarding
+//! that changes nothing the server meant, every rejection reported, the
+//! upstream's failures answered, configuration errors refused, signals.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONNECTION, HOST, LOCATION};
+use http::{Request, Response, StatusCode};
+use support::{free_address, runtime, send, upstream, Proxy};
+
+/// Redirects `/authorize` with `invalid_scope`, answers anything else 200
+/// with a body, a cookie and a hop-by-hop header of its own.
+fn authorization_server(request: &Request<Bytes>) -> Response<Bytes> {
+    if request.uri().path() == "/authorize" {
+        return Response::builder()
+            .status(StatusCode::FOUND)
+            .header(
+                LOCATION,
+                "https://client.example/cb?error=invalid_scope&state=s3cr3t-state",
+            )
+            .body(Bytes::new())
+            .unwrap();
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("set-cookie", "session=kept; HttpOnly")
+        .header("x-upstream", "yes")
+        .header(CONNECTION, "x-hop")
+        .header("x-hop", "dropped")
+        .body(Bytes::from_static(b"consent page \x00\xff bytes"))
+        .unwrap()
+}
+
+#[test]
+fn forwards_unchanged_and_reports_each_rejection() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let proxy = Proxy::start(upstream.address, "[grantable]\ndefault = [\"read\"]\n");
+    let (page, rejected) = runtime.block_on(async {
+        let page = Request::get("/consent?x=1")
+            .header(HOST, "as.example")
+            .header(CONNECTION, "x-private")
+            .header("x-private", "hop")
+            .header("cookie", "session=abc")
+            .body(Bytes::new())
+            .unwrap();
+        let authorize =
+            Request::get("/authorize?client_id=wizard&scope=read+write&state=s3cr3t-state")
+                .header(HOST, "as.example")
+                .body(Bytes::new())
+                .unwrap();
+        (
+            send(proxy.listen, page).await,
+            send(proxy.listen, authorize).await,
+        )
+    });
+
+    // The answer is the server's, less its hop-by-hop headers.
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(
+        page.body(),
+        &Bytes::from_static(b"consent page \x00\xff bytes")
+    );
+    assert_eq!(page.headers()["set-cookie"], "session=kept; HttpOnly");
+    assert_eq!(page.headers()["x-upstream"], "yes");
+    assert!(page.headers().get("x-hop").is_none());
+    assert_eq!(rejected.status(), StatusCode::FOUND);
+    assert_eq!(
+        rejected.headers()[LOCATION],
+        "https://client.example/cb?error=invalid_scope&state=s3cr3t-state"
+    );
+
+    // The server saw the client's Host and cookie, who asked, and no hop header.
+    let seen = upstream.seen.lock().unwrap();
+    let first = &seen[0];
+    assert_eq!(first.uri(), "/consent?x=1");
+    assert_eq!(first.headers()[HOST], "as.example");
+    assert_eq!(first.headers()["cookie"], "session=abc");
+    assert_eq!(first.headers()["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(first.headers()["x-forwarded-proto"], "http");
+    assert_eq!(first.headers()["x-forwarded-host"], "as.example");
+    assert!(first.headers().get("x-private").is_none());
+    drop(seen);
+
+    let (status, events) = proxy.stop();
+    assert!(status.success(), "{status}");
+    let rejections: Vec<_> = events
+        .iter()
+        .filter(|event| event["fields"]["message"] == "oauth.authorize.invalid_scope")
+        .collect();
+    assert_eq!(rejections.len(), 1, "{events:#?}");
+    assert_eq!(rejections[0]["fields"]["missing_scopes"], "write");
+    assert_eq!(rejections[0]["fields"]["client_id"], "wizard");
+    let all = serde_json::to_string(&events).unwrap();
+    for secret in ["s3cr3t-state", "session=abc", "session=kept"] {
+        assert!(!all.contains(secret), "{secret} reached the log");
+    }
+}
+
+#[test]
+fn an_unreachable_upstream_is_a_502_and_a_slow_one_a_504() {
+    let runtime = runtime();
+    let closed = free_address();
+    let proxy = Proxy::start(closed, "");
+    let response = runtime.block_on(send(
+        proxy.listen,
+        Request::get("/authorize").body(Bytes::new()).unwrap(),
+    ));
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        proxy
+            .named("invalid_scope_proxy.upstream_unreachable")
+            .len(),
+        1
+    );
+    let (status, _) = proxy.stop();
+    assert!(
+        status.success(),
+        "the proxy never exits because of an upstream"
+    );
+
+    let slow = upstream(&runtime, authorization_server, Duration::from_secs(3));
+    let proxy = Proxy::start(slow.address, "upstream_timeout = 1\n");
+    let response = runtime.block_on(send(
+        proxy.listen,
+        Request::get("/authorize").body(Bytes::new()).unwrap(),
+    ));
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(proxy.named("invalid_scope_proxy.upstream_timeout").len(), 1);
+}
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish_and_writes_pending_counts() {
+    let runtime = runtime();
+    let slow = upstream(&runtime, authorization_server, Duration::from_millis(800));
+    let proxy = Proxy::start(slow.address, "[rate_limit]\nper_second = 1\nburst = 1\n");
+    let (first, in_flight) = runtime.block_on(async {
+        // Three rejections at once: one event, two suppressed.
+        let requests = (0..3).map(|_| {
+            send(
+                proxy.listen,
+                Request::get("/authorize?scope=admin")
+                    .body(Bytes::new())
+                    .unwrap(),
+            )
+        });
+        let rejections = futures_join(requests).await;
+        let in_flight = tokio::spawn(send(
+            proxy.listen,
+            Request::get("/slow-page").body(Bytes::new()).unwrap(),
+        ));
+        (rejections, in_flight)
+    });
+    assert!(first
+        .iter()
+        .all(|response| response.status() == StatusCode::FOUND));
+    std::thread::sleep(Duration::from_millis(200));
+    proxy.signal("TERM");
+    let answered = runtime.block_on(in_flight).unwrap();
+    assert_eq!(
+        answered.status(),
+        StatusCode::OK,
+        "the request in flight finished"
+    );
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let accounted: u64 = events
+        .iter()
+        .map(|event| {
+            let fields = &event["fields"];
+            let suppressed = fields["suppressed"].as_u64().unwrap_or(0);
+            match fields["message"].as_str() {
+                Some("oauth.authorize.invalid_scope") => 1 + suppressed,
+                Some("oauth.authorize.invalid_scope.suppressed") => suppressed,
+                _ => 0,
+            }
+        })
+        .sum();
+    assert_eq!(accounted, 3, "{events:#?}");
+}
+
+/// Runs `futures` at once, each on its own task; their outputs in order.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}
+
+#[test]
+fn sighup_reloads_the_grantable_lists() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let proxy = Proxy::start(upstream.address, "[grantable]\ndefault = [\"read\"]\n");
+    let ask = || {
+        runtime.block_on(send(
+            proxy.listen,
+            Request::get("/authorize?client_id=c&scope=read+write")
+                .body(Bytes::new())
+                .unwrap(),
+        ))
+    };
+    ask();
+    let text = std::fs::read_to_string(proxy.config.path()).unwrap();
+    std::fs::write(
+        proxy.config.path(),
+        text.replace("default = [\"read\"]", "default = [\"read\", \"write\"]"),
+    )
+    .unwrap();
+    proxy.signal("HUP");
+    proxy.wait_for(|line| line.contains("invalid_scope_proxy.reloaded"));
+    ask();
+    let rejections = proxy.named("oauth.authorize.invalid_scope");
+    assert_eq!(rejections.len(), 2);
+    assert_eq!(rejections[0]["fields"]["missing_scopes"], "write");
+    assert_eq!(rejections[1]["fields"]["missing_scopes"], "");
+}
+
+#[test]
+fn health_readiness_and_metrics_on_the_admin_address() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let proxy = Proxy::start(upstream.address, "known_scopes = [\"read\", \"write\"]\n");
+    let admin = |path: &'static str| {
+        runtime.block_on(send(
+            proxy.admin,
+            Request::get(path).body(Bytes::new()).unwrap(),
+        ))
+    };
+    assert_eq!(admin("/healthz").status(), StatusCode::OK);
+    assert_eq!(admin("/readyz").status(), StatusCode::SERVICE_UNAVAILABLE);
+    runtime.block_on(send(
+        proxy.listen,
+        Request::get("/authorize?client_id=c&scope=write")
+            .body(Bytes::new())
+            .unwrap(),
+    ));
+    assert_eq!(admin("/readyz").status(), StatusCode::OK);
+    let metrics = admin("/metrics");
+    let text = String::from_utf8_lossy(metrics.body());
+    assert!(
+        text.contains("oauth_authorize_invalid_scope_total{missing_scope=\"write\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid_scope_proxy_requests_total 1"),
+        "{text}"
+    );
+}
+
+fn run_refused(arguments: &[&str], config: &str) -> (i32, String) {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, config.as_bytes()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+        .arg("--config")
+        .arg(file.path())
+        .args(arguments)
+        .env_remove("INVALID_SCOPE_PROXY_UPSTREAM")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_configuration_exits_2_naming_the_key() {
+    let (code, message) = run_refused(
+        &[],
+        "upstream = \"http://127.0.0.1:1\"\n[observe]\nbodys = true\n",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        message.contains("line 3") && message.contains("bodys"),
+        "{message}"
+    );
+
+    let (code, message) = run_refused(&[], "upstream = \"http://127.0.0.1:1\"\nlisten = 8080\n");
+    assert_eq!(code, 2);
+    assert!(message.contains("line 2"), "{message}");
+
+    let (code, message) = run_refused(&[], "listen = \"127.0.0.1:0\"\n");
+    assert_eq!(code, 2);
+    assert!(message.contains("missing `upstream`"), "{message}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let (code, message) = run_refused(
+        &["--listen", &address],
+        "upstream = \"http://127.0.0.1:1\"\n",
+    );
+    assert_eq!(code, 2);
+    assert!(message.contains("`listen`"), "{message}");
+}
+
+#[test]
+fn http2_with_prior_knowledge_is_served_and_observed() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let proxy = Proxy::start(upstream.address, "[grantable]\ndefault = [\"read\"]\n");
+    let (status, version) = runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(proxy.listen).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = Request::get("http://as.example/authorize?client_id=h2&scope=read+admin")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        body.collect().await.unwrap();
+        (parts.status, parts.version)
+    });
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(version, http::Version::HTTP_2);
+    // HTTP/2 carries no Host header: the upstream gets the authority.
+    assert_eq!(
+        upstream.seen.lock().unwrap()[0].headers()[HOST],
+        "as.example"
+    );
+    let rejections = proxy.named("oauth.authorize.invalid_scope");
+    assert_eq!(rejections.len(), 1);
+    assert_eq!(rejections[0]["fields"]["client_id"], "h2");
+}

@@ -1,0 +1,198 @@
+//! The proxy as a user runs it: the built binary, a config file, a local
+//! upstream on 127.0.0.1, and its JSON lines read back from stdout.
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+/// A free port on 127.0.0.1 (bound, then let go for the proxy to take).
+pub fn free_address() -> SocketAddr {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A running proxy and everything it printed.
+pub struct Proxy {
+    child: Child,
+    pub listen: SocketAddr,
+    pub admin: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    pub config: tempfile::NamedTempFile,
+}
+
+impl Proxy {
+    /// Starts the binary with `config` (TOML; `listen`, `upstream` and
+    /// `[admin]` are added) and waits until `/healthz` answers.
+    pub fn start(upstream: SocketAddr, config: &str) -> Self {
+        let listen = free_address();
+        let admin = free_address();
+        let text = format!(
+            "listen = \"{listen}\"\nupstream = \"http://{upstream}\"\n{config}\n[admin]\nlisten = \"{admin}\"\n"
+        );
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+            .arg("--config")
+            .arg(file.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let proxy = Self {
+            child,
+            listen,
+            admin,
+            lines,
+            config: file,
+        };
+        proxy.wait_for(|line| line.contains("invalid_scope_proxy.started"));
+        proxy
+    }
+
+    /// Every line so far, parsed as JSON.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// The events whose message is `message`.
+    pub fn named(&self, message: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|event| event["fields"]["message"] == message)
+            .collect()
+    }
+
+    /// Waits (at most 10 s) for a line that `matches`.
+    pub fn wait_for(&self, matches: impl Fn(&str) -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if self.lines.lock().unwrap().iter().any(|line| matches(line)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no such line in {:#?}", self.lines.lock().unwrap());
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit status (at most 20 s).
+    pub fn stop(mut self) -> (std::process::ExitStatus, Vec<serde_json::Value>) {
+        self.signal("TERM");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader thread take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.events());
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// What an upstream answers, from the request it got.
+pub type Answer = fn(&Request<Bytes>) -> Response<Bytes>;
+
+/// An upstream on 127.0.0.1 that reads each request whole and answers it
+/// with `answer`, after `delay`. Keeps the requests it saw.
+pub struct Upstream {
+    pub address: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Request<Bytes>>>>,
+}
+
+pub fn upstream(runtime: &tokio::runtime::Runtime, answer: Answer, delay: Duration) -> Upstream {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&seen);
+    runtime.spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let kept = Arc::clone(&kept);
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let kept = Arc::clone(&kept);
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body = body.collect().await.unwrap().to_bytes();
+                    let request = Request::from_parts(parts, body);
+                    let response = answer(&request);
+                    kept.lock().unwrap().push(request);
+                    tokio::time::sleep(delay).await;
+                    Ok::<_, Infallible>(response.map(Full::new))
+                }
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Upstream { address, seen }
+}
+
+/// One request over a fresh HTTP/1.1 connection; the answer, body whole.
+pub async fn send(address: SocketAddr, request: Request<Bytes>) -> Response<Bytes> {
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let (parts, body) = request.into_parts();
+    let response = sender
+        .send_request(Request::from_parts(parts, Full::new(body)))
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
