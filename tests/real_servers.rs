@@ -12,8 +12,6 @@ use bytes::Bytes;
 use http::header::LOCATION;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
 use support::{fields, http_get, ours, rejection_fields, run_captured};
 use tokio::net::TcpListener;
@@ -137,18 +135,7 @@ fn hyper_server_through_tower_to_hyper_service() {
         let service = InvalidScopeObserverLayer::new(grantable()).layer(authorize);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            for _ in 0..2 {
-                let (stream, _) = listener.accept().await.unwrap();
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        TowerToHyperService::new(service.clone()),
-                    )
-                    .await
-                    .unwrap();
-            }
-        });
+        let server = tokio::spawn(support::serve_connections(listener, service, 2));
         let fine = http_get(
             address,
             "/authorize?client_id=c&scope=user:read",

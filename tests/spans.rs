@@ -14,8 +14,6 @@ use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet, TARGET};
 use support::{block_on_under, http_send, Buffer, Frames};
@@ -87,18 +85,7 @@ fn under_trace_layer_every_event_has_the_request_span() {
             .service(service_fn(authorization_server));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            for _ in 0..3 {
-                let (stream, _) = listener.accept().await.unwrap();
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        TowerToHyperService::new(service.clone()),
-                    )
-                    .await
-                    .unwrap();
-            }
-        });
+        let server = tokio::spawn(support::serve_connections(listener, service, 3));
         let authorize = Request::get("/authorize?client_id=c&scope=openid+admin")
             .body(Bytes::new())
             .unwrap();

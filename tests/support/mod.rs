@@ -181,6 +181,35 @@ pub async fn http_send(
     http::Response::from_parts(parts, body)
 }
 
+/// Serves the next `connections` connections on `listener`, one after
+/// another, with hyper's HTTP/1.1, each through a clone of `service`.
+pub async fn serve_connections<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    connections: usize,
+) where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    for _ in 0..connections {
+        let (stream, _) = listener.accept().await.unwrap();
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service.clone()),
+            )
+            .await
+            .unwrap();
+    }
+}
+
 /// An inner service that answers every request with a `302` to `location`.
 pub fn redirecting(
     location: &'static str,
