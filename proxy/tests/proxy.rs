@@ -338,3 +338,76 @@ fn http2_with_prior_knowledge_is_served_and_observed() {
     assert_eq!(rejections.len(), 1);
     assert_eq!(rejections[0]["fields"]["client_id"], "h2");
 }
+
+#[test]
+fn a_100_mb_form_streams_through_in_flat_memory() {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::TokioIo;
+    use support::{draining_upstream, Generated};
+
+    const SIZE: usize = 100 * 1024 * 1024;
+    let runtime = runtime();
+    let upstream = draining_upstream(&runtime);
+    let proxy = Proxy::start(upstream, "");
+    let before = proxy.resident_kib();
+    let (status, body) = runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(proxy.listen).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        // A form, so the observer keeps its bounded copy (8 KiB) as it goes.
+        let request = Request::post("/token")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(Generated { remaining: SIZE })
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, body)
+    });
+    let after = proxy.resident_kib();
+    eprintln!("proxy resident memory: {before} KiB before, {after} KiB after 100 MB");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, SIZE.to_string(), "every byte reached the upstream");
+    assert!(
+        after < before + 16 * 1024,
+        "resident memory grew from {before} KiB to {after} KiB for a {SIZE}-byte body"
+    );
+}
+
+#[test]
+fn a_client_that_goes_away_mid_body_harms_nothing() {
+    use tokio::io::AsyncWriteExt;
+
+    let runtime = runtime();
+    let upstream = support::draining_upstream(&runtime);
+    let proxy = Proxy::start(upstream, "");
+    runtime.block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(proxy.listen).await.unwrap();
+        stream
+            .write_all(
+                b"POST /token HTTP/1.1\r\nhost: as.example\r\n\
+                  content-type: application/x-www-form-urlencoded\r\n\
+                  content-length: 10000000\r\n\r\ngrant_type=client_credentials&scope=",
+            )
+            .await
+            .unwrap();
+        stream.write_all(&[b'a'; 100_000]).await.unwrap();
+        drop(stream); // gone, 9.9 MB short
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let response = runtime.block_on(send(
+        proxy.listen,
+        Request::post("/next")
+            .body(Bytes::from_static(b"still here"))
+            .unwrap(),
+    ));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.body(), "10");
+    let (status, _) = proxy.stop();
+    assert!(status.success());
+}

@@ -196,3 +196,77 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// An upstream that reads each request body to its end, keeping only its
+/// length, and answers `200` with that length as its body.
+pub fn draining_upstream(runtime: &tokio::runtime::Runtime) -> SocketAddr {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(|request: Request<Incoming>| async move {
+                let mut body = request.into_body();
+                let mut length = 0usize;
+                while let Some(frame) = body.frame().await {
+                    match frame {
+                        Ok(frame) => length += frame.data_ref().map_or(0, |data| data.len()),
+                        Err(_) => break,
+                    }
+                }
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(length.to_string()))))
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+/// A body of `length` bytes of `a`, in 64 KiB frames made as they are
+/// asked for: nothing of it is held at once.
+pub struct Generated {
+    pub remaining: usize,
+}
+
+impl http_body::Body for Generated {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        const FRAME: usize = 64 * 1024;
+        static CHUNK: [u8; FRAME] = [b'a'; FRAME];
+        if self.remaining == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let size = self.remaining.min(FRAME);
+        self.remaining -= size;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+            &CHUNK[..size],
+        )))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining as u64)
+    }
+}
+
+impl Proxy {
+    /// The proxy's resident memory, in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    }
+}
