@@ -74,13 +74,14 @@ impl FormCapture {
         self.seen().ended = true;
     }
 
-    /// The parameters of the form as far as the inner service read it,
-    /// then (`client_id` only) of HTTP Basic client credentials.
+    /// The parameters of the form as far as the inner service read it, then
+    /// those of `fallback` (the query), then (`client_id` only) of HTTP
+    /// Basic client credentials.
     ///
     /// Unless the whole body was seen, only complete `name=value` pairs
     /// count (those followed by `&`), so that a value cut by the limit or by
     /// a body read halfway is never reported as if it were whole.
-    pub(crate) fn parameters(&self) -> RequestParameters {
+    pub(crate) fn parameters_then(&self, fallback: RequestParameters) -> RequestParameters {
         let from_body = {
             let seen = self.seen();
             let bytes = seen.bytes.as_slice();
@@ -91,11 +92,12 @@ impl FormCapture {
             };
             RequestParameters::from_form(complete)
         };
+        let known = from_body.or(fallback);
         match &self.0.authorization {
             Some(authorization) => {
-                from_body.or(RequestParameters::from_basic_credentials(authorization))
+                known.or(RequestParameters::from_basic_credentials(authorization))
             }
-            None => from_body,
+            None => known,
         }
     }
 }
@@ -114,7 +116,7 @@ mod tests {
         if ended {
             form.end();
         }
-        form.parameters()
+        form.parameters_then(RequestParameters::default())
     }
 
     #[test]

@@ -48,16 +48,19 @@ impl CapturedRequest {
         self.form.is_some()
     }
 
-    /// `scope`, `client_id` and `grant_type`, each from the query if it has
-    /// it, else from the form body, else (`client_id`) from HTTP Basic
-    /// client credentials.
+    /// `scope`, `client_id` and `grant_type`, each from the form body if it
+    /// has it, else from the query, else (`client_id`) from HTTP Basic
+    /// client credentials. The body wins as servers read a POST: a consent
+    /// form posts back to the URL of the page, query and all, and the server
+    /// judges the scopes in the body (oauthlib, under django-oauth-toolkit,
+    /// lets body parameters override the query's).
     pub(crate) fn parameters(&self) -> RequestParameters {
         let query = self.path_and_query.as_ref().and_then(PathAndQuery::query);
-        let mut parameters = query.map(RequestParameters::from_query).unwrap_or_default();
-        if let Some(form) = &self.form {
-            parameters = parameters.or(form.parameters());
+        let from_query = || query.map(RequestParameters::from_query).unwrap_or_default();
+        match &self.form {
+            Some(form) => form.parameters_then(from_query()),
+            None => from_query(),
         }
-        parameters
     }
 
     /// The `User-Agent` as lossy UTF-8, cut to at most `limit` characters on
