@@ -1,0 +1,286 @@
+//! A real django-oauth-toolkit server (PyPI, pinned in
+//! `servers/django/requirements.txt`) on 127.0.0.1,
+//! unmodified, with the proxy in front: its three ways of saying
+//! `invalid_scope` are each reported once, its answers reach the client as
+//! it wrote them, and no secret reaches the proxy's output.
+//!
+//! The Python comes from `DJANGO_OAUTH_TOOLKIT_PYTHON` (CI's venv) or, when
+//! that is unset, from a venv this test makes under the target directory
+//! with `pip` (network to PyPI, once).
+
+mod support;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
+use http::{Request, Response, StatusCode};
+use support::{free_address, runtime, send, Proxy};
+
+const STATE: &str = "st4te-never-logged";
+const ROBOT_SECRET: &str = "robot-s3cret-never-logged";
+const WIZARD_SECRET: &str = "wizard-s3cret-never-logged";
+
+/// The interpreter with Django and django-oauth-toolkit.
+fn python() -> PathBuf {
+    if let Ok(python) = std::env::var("DJANGO_OAUTH_TOOLKIT_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("django-oauth-toolkit-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        let requirements =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/django/requirements.txt");
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(requirements));
+    }
+    python
+}
+
+fn run(command: &mut Command) {
+    let status = command.status().unwrap();
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+/// django-oauth-toolkit, migrated, with two clients, serving on 127.0.0.1.
+struct Django {
+    child: Child,
+    address: SocketAddr,
+    _database: tempfile::TempDir,
+}
+
+impl Django {
+    fn start() -> Self {
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/django");
+        let database = tempfile::tempdir().unwrap();
+        let python = python();
+        let manage = |arguments: &[&str]| {
+            let mut command = Command::new(&python);
+            command
+                .arg("manage.py")
+                .args(arguments)
+                .current_dir(&project)
+                .env("DOT_DATABASE", database.path().join("db.sqlite3"))
+                .stdout(Stdio::null());
+            command
+        };
+        run(&mut manage(&["migrate", "-v", "0"]));
+        run(&mut manage(&[
+            "createapplication",
+            "--client-id=wizard",
+            &format!("--client-secret={WIZARD_SECRET}"),
+            "--name=wizard",
+            "--redirect-uris=https://client.example/cb",
+            "confidential",
+            "authorization-code",
+        ]));
+        run(&mut manage(&[
+            "createapplication",
+            "--client-id=robot",
+            &format!("--client-secret={ROBOT_SECRET}"),
+            "--name=robot",
+            "confidential",
+            "client-credentials",
+        ]));
+        let address = free_address();
+        let child = manage(&["runserver", &address.to_string(), "--noreload"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "Django did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            address,
+            _database: database,
+        }
+    }
+}
+
+impl Drop for Django {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A browser's cookie jar, as far as this test needs one.
+#[derive(Default)]
+struct Cookies(HashMap<String, String>);
+
+impl Cookies {
+    fn keep(&mut self, response: &Response<Bytes>) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn token_request(host: SocketAddr) -> Request<Bytes> {
+    Request::post("/o/token/")
+        .header(HOST, host.to_string())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(AUTHORIZATION, basic("robot", ROBOT_SECRET))
+        .body(Bytes::from_static(
+            b"grant_type=client_credentials&scope=read+admin",
+        ))
+        .unwrap()
+}
+
+/// `Authorization: Basic` for a client id and secret (RFC 6749 §2.3.1).
+fn basic(client_id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    format!("Basic {credentials}")
+}
+
+#[test]
+fn django_oauth_toolkit_through_the_proxy() {
+    let django = Django::start();
+    let runtime = runtime();
+    let proxy = Proxy::start(
+        django.address,
+        "known_scopes = [\"read\", \"write\"]\n[grantable]\ndefault = [\"read\"]\n",
+    );
+    let host = proxy.listen;
+    let authorize = |scope: &str| {
+        format!(
+            "/o/authorize/?response_type=code&client_id=wizard&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&scope={scope}&state={STATE}"
+        )
+    };
+
+    // 1. The token endpoint: client_credentials for a scope the server does
+    //    not know, HTTP Basic. The direct answer and the proxied one agree.
+    let direct = runtime.block_on(send(django.address, token_request(django.address)));
+    let proxied = runtime.block_on(send(host, token_request(host)));
+    assert_eq!(direct.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(proxied.status(), direct.status());
+    assert_eq!(proxied.body(), direct.body());
+    assert_eq!(proxied.body(), r#"{"error": "invalid_scope"}"#);
+    assert_eq!(
+        proxied.headers()[CONTENT_TYPE],
+        direct.headers()[CONTENT_TYPE]
+    );
+
+    // 2. The authorization endpoint, logged in: a GET asking for `admin`.
+    let mut cookies = Cookies::default();
+    let get = |path: String, cookies: &Cookies| {
+        let request = Request::get(path)
+            .header(HOST, host.to_string())
+            .header(COOKIE, cookies.header())
+            .body(Bytes::new())
+            .unwrap();
+        runtime.block_on(send(host, request))
+    };
+    let login = get("/test-login/".into(), &cookies);
+    cookies.keep(&login);
+    let rejected = get(authorize("read+admin"), &cookies);
+    assert_eq!(rejected.status(), StatusCode::FOUND);
+    assert_eq!(
+        rejected.headers()[LOCATION],
+        format!("https://client.example/cb?error=invalid_scope&state={STATE}")
+    );
+
+    // 3. The consent form for `read`, posted back with `admin` added.
+    let consent = get(authorize("read"), &cookies);
+    assert_eq!(consent.status(), StatusCode::OK);
+    cookies.keep(&consent);
+    let page = String::from_utf8_lossy(consent.body()).into_owned();
+    let csrf = page
+        .split("name=\"csrfmiddlewaretoken\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the consent page")
+        .to_string();
+    let form = format!(
+        "csrfmiddlewaretoken={csrf}&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&scope=read+admin\
+         &client_id=wizard&state={STATE}&response_type=code&allow=Authorize"
+    );
+    let tampered = Request::post(authorize("read"))
+        .header(HOST, host.to_string())
+        .header(COOKIE, cookies.header())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Bytes::from(form))
+        .unwrap();
+    let tampered = runtime.block_on(send(host, tampered));
+    assert_eq!(tampered.status(), StatusCode::FOUND);
+    assert!(tampered.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .contains("error=invalid_scope"));
+
+    let secrets = [
+        ROBOT_SECRET.to_string(),
+        WIZARD_SECRET.to_string(),
+        STATE.to_string(),
+        csrf,
+        cookies.0["sessionid"].clone(),
+    ];
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let rejections: Vec<_> = events
+        .iter()
+        .filter(|event| {
+            event["fields"]["message"]
+                .as_str()
+                .is_some_and(|message| message.ends_with(".invalid_scope"))
+        })
+        .map(|event| {
+            let fields = &event["fields"];
+            (
+                fields["message"].as_str().unwrap().to_string(),
+                fields["client_id"].as_str().unwrap().to_string(),
+                fields["missing_scopes"].as_str().unwrap().to_string(),
+                fields["unknown_scopes"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = |message: &str, client: &str| {
+        (
+            message.to_string(),
+            client.to_string(),
+            "admin".to_string(),
+            "admin".to_string(),
+        )
+    };
+    assert_eq!(
+        rejections,
+        [
+            expected("oauth.token.invalid_scope", "robot"),
+            expected("oauth.authorize.invalid_scope", "wizard"),
+            expected("oauth.authorize.invalid_scope", "wizard"),
+        ],
+        "{events:#?}"
+    );
+    let output = serde_json::to_string(&events).unwrap();
+    for secret in &secrets {
+        assert!(
+            !output.contains(secret.as_str()),
+            "a secret reached the output"
+        );
+    }
+}
