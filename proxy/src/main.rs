@@ -78,8 +78,19 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         None => None,
         Some(posthog) => match std::env::var(&posthog.api_key_env) {
             Ok(key) => {
-                let client = posthog_rs::client((key.as_str(), posthog.host.as_str())).await;
-                Some(PostHogHook::spawn(client))
+                // Dropped at shutdown, the client drains what it holds,
+                // within the same deadline as the requests in flight.
+                let options = posthog_rs::ClientOptionsBuilder::default()
+                    .api_key(key)
+                    .host(posthog.host.clone())
+                    .shutdown_timeout_ms(
+                        u64::try_from(config.shutdown_deadline.as_millis()).unwrap_or(u64::MAX),
+                    )
+                    .build();
+                match options {
+                    Ok(options) => Some(Arc::new(posthog_rs::client(options).await)),
+                    Err(error) => return refuse(&format!("`posthog`: {error}")),
+                }
             }
             Err(_) => {
                 return refuse(&format!(
@@ -101,7 +112,11 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
     let mut layer = InvalidScopeObserverLayer::new(grantable.clone())
         .rate_limit(RateLimit::per_second(config.per_second).burst(config.burst))
         .count_in_metrics(ScopeMetrics::new())
-        .on_rejection(posthog);
+        .on_rejection(
+            posthog
+                .as_ref()
+                .map(|client| PostHogHook::spawn(Arc::clone(client))),
+        );
     if let Some(known) = &config.known_scopes {
         layer = layer.known_scopes(known.as_slice());
     }
@@ -113,7 +128,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         bodies = config.observe_bodies,
         "invalid_scope_proxy.started"
     );
-    if config.observe_bodies {
+    let status = if config.observe_bodies {
         let service = layer
             .observe_bodies()
             .body_limit(config.body_limit)
@@ -121,7 +136,10 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         serve(listener, service, &cli, &config, &grantable).await
     } else {
         serve(listener, layer.layer(forward), &cli, &config, &grantable).await
-    }
+    };
+    // Last: the PostHog client drains what it still holds (bounded above).
+    drop(posthog);
+    status
 }
 
 /// Accepts connections until SIGTERM or SIGINT, then lets in-flight

@@ -411,3 +411,58 @@ fn a_client_that_goes_away_mid_body_harms_nothing() {
     let (status, _) = proxy.stop();
     assert!(status.success());
 }
+
+/// The first JSON object anywhere in `value` whose `event` is `$exception`.
+fn find_exception(value: &serde_json::Value) -> Option<&serde_json::Value> {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) if map.get("event") == Some(&Value::from("$exception")) => Some(value),
+        Value::Object(map) => map.values().find_map(find_exception),
+        Value::Array(items) => items.iter().find_map(find_exception),
+        _ => None,
+    }
+}
+
+#[test]
+fn posthog_gets_each_rejection_as_an_exception_and_never_the_key() {
+    const KEY: &str = "phc_test_key_never_logged";
+    let runtime = runtime();
+    let server = upstream(&runtime, authorization_server, Duration::ZERO);
+    // A stand-in for PostHog on 127.0.0.1 that keeps what the real client sends.
+    let posthog = upstream(
+        &runtime,
+        |_| Response::new(Bytes::from_static(b"{\"status\":1}")),
+        Duration::ZERO,
+    );
+    let proxy = Proxy::start_with_env(
+        server.address,
+        &format!(
+            "[grantable]\ndefault = [\"read\"]\n[posthog]\nhost = \"http://{}\"\napi_key_env = \"TEST_POSTHOG_KEY\"\n",
+            posthog.address
+        ),
+        &[("TEST_POSTHOG_KEY", KEY)],
+    );
+    runtime.block_on(send(
+        proxy.listen,
+        Request::get("/authorize?client_id=wizard&scope=read+admin")
+            .body(Bytes::new())
+            .unwrap(),
+    ));
+    // Stopping drains the client; the stand-in has it by then.
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let sent: Vec<serde_json::Value> = posthog
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|request| serde_json::from_slice(request.body()).ok())
+        .collect();
+    let exception = sent
+        .iter()
+        .find_map(find_exception)
+        .unwrap_or_else(|| panic!("no exception among {sent:#?}"));
+    assert_eq!(exception["properties"]["missing_scopes"], "admin");
+    assert_eq!(exception["properties"]["client_id"], "wizard");
+    assert!(!serde_json::to_string(&events).unwrap().contains(KEY));
+}

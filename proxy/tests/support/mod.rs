@@ -36,6 +36,11 @@ impl Proxy {
     /// Starts the binary with `config` (TOML; `listen`, `upstream` and
     /// `[admin]` are added) and waits until `/healthz` answers.
     pub fn start(upstream: SocketAddr, config: &str) -> Self {
+        Self::start_with_env(upstream, config, &[])
+    }
+
+    /// Like [`Proxy::start`], with these environment variables set.
+    pub fn start_with_env(upstream: SocketAddr, config: &str, env: &[(&str, &str)]) -> Self {
         let listen = free_address();
         let admin = free_address();
         let text = format!(
@@ -46,6 +51,7 @@ impl Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
             .arg("--config")
             .arg(file.path())
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
