@@ -357,7 +357,7 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
 impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     /// Keeps at most `bytes` bytes of each form body and JSON answer (8 KiB
     /// by default). A form cut by the limit still gives the parameters
-    /// before the cut; a JSON answer longer than the limit is not reported
+    /// before the cut; a JSON answer longer than the limit is not reported.
     /// Only a layer that reads bodies has this setting.
     ///
     /// ```
