@@ -133,7 +133,11 @@ impl Forward {
         let sent = self.client.request(Request::from_parts(parts, body));
         match tokio::time::timeout(self.timeout, sent).await {
             Ok(Ok(response)) => {
-                self.answered.store(true, Ordering::Relaxed);
+                // Written once: every request storing it would make all
+                // cores contend for one cache line.
+                if !self.answered.load(Ordering::Relaxed) {
+                    self.answered.store(true, Ordering::Relaxed);
+                }
                 metrics::counter!("invalid_scope_proxy_requests_total").increment(1);
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
