@@ -2,7 +2,9 @@
 //! `servers/django/requirements.txt`) on 127.0.0.1,
 //! unmodified, with the proxy in front: its three ways of saying
 //! `invalid_scope` are each reported once, its answers reach the client as
-//! it wrote them, and no secret reaches the proxy's output.
+//! it wrote them (checked on the wire by a tap between proxy and server),
+//! a code-for-token success included, and no secret reaches the proxy's
+//! output.
 //!
 //! The Python comes from `DJANGO_OAUTH_TOOLKIT_PYTHON` (CI's venv) or, when
 //! that is unset, from a venv this test makes under the target directory
@@ -10,16 +12,16 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
-use http::{Request, Response, StatusCode};
-use support::{free_address, runtime, send, Proxy};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
+use http::{Request, StatusCode};
+use support::tap::Tap;
+use support::{basic, free_address, runtime, send, Cookies, Proxy};
 
 const STATE: &str = "st4te-never-logged";
 const ROBOT_SECRET: &str = "robot-s3cret-never-logged";
@@ -117,28 +119,6 @@ impl Drop for Django {
     }
 }
 
-/// A browser's cookie jar, as far as this test needs one.
-#[derive(Default)]
-struct Cookies(HashMap<String, String>);
-
-impl Cookies {
-    fn keep(&mut self, response: &Response<Bytes>) {
-        for value in response.headers().get_all(SET_COOKIE) {
-            let pair = value.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.0.insert(name.to_string(), value.to_string());
-        }
-    }
-
-    fn header(&self) -> String {
-        self.0
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
-
 fn token_request(host: SocketAddr) -> Request<Bytes> {
     Request::post("/o/token/")
         .header(HOST, host.to_string())
@@ -150,20 +130,13 @@ fn token_request(host: SocketAddr) -> Request<Bytes> {
         .unwrap()
 }
 
-/// `Authorization: Basic` for a client id and secret (RFC 6749 §2.3.1).
-fn basic(client_id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    let credentials =
-        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
-    format!("Basic {credentials}")
-}
-
 #[test]
 fn django_oauth_toolkit_through_the_proxy() {
     let django = Django::start();
     let runtime = runtime();
+    let tap = Tap::start(&runtime, django.address);
     let proxy = Proxy::start(
-        django.address,
+        tap.address,
         "known_scopes = [\"read\", \"write\"]\n[grantable]\ndefault = [\"read\"]\n",
     );
     let host = proxy.listen;
@@ -177,6 +150,7 @@ fn django_oauth_toolkit_through_the_proxy() {
     //    not know, HTTP Basic. The direct answer and the proxied one agree.
     let direct = runtime.block_on(send(django.address, token_request(django.address)));
     let proxied = runtime.block_on(send(host, token_request(host)));
+    tap.assert_written(&proxied);
     assert_eq!(direct.status(), StatusCode::BAD_REQUEST);
     assert_eq!(proxied.status(), direct.status());
     assert_eq!(proxied.body(), direct.body());
@@ -194,7 +168,9 @@ fn django_oauth_toolkit_through_the_proxy() {
             .header(COOKIE, cookies.header())
             .body(Bytes::new())
             .unwrap();
-        runtime.block_on(send(host, request))
+        let response = runtime.block_on(send(host, request));
+        tap.assert_written(&response);
+        response
     };
     let login = get("/test-login/".into(), &cookies);
     cookies.keep(&login);
@@ -227,13 +203,51 @@ fn django_oauth_toolkit_through_the_proxy() {
         .body(Bytes::from(form))
         .unwrap();
     let tampered = runtime.block_on(send(host, tampered));
+    tap.assert_written(&tampered);
     assert_eq!(tampered.status(), StatusCode::FOUND);
     assert!(tampered.headers()[LOCATION]
         .to_str()
         .unwrap()
         .contains("error=invalid_scope"));
 
+    // 4. A success: consent to `read`, then the code for a token. Both
+    //    answers reach the client as Django wrote them (checked on the wire).
+    let allow = format!(
+        "csrfmiddlewaretoken={csrf}&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&scope=read\
+         &client_id=wizard&state={STATE}&response_type=code&allow=Authorize"
+    );
+    let allowed = Request::post(authorize("read"))
+        .header(HOST, host.to_string())
+        .header(COOKIE, cookies.header())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Bytes::from(allow))
+        .unwrap();
+    let allowed = runtime.block_on(send(host, allowed));
+    tap.assert_written(&allowed);
+    let redirect = allowed.headers()[LOCATION].to_str().unwrap().to_string();
+    let code = redirect
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("code="))
+        .unwrap_or_else(|| panic!("a code in {redirect}"))
+        .to_string();
+    let exchange = Request::post("/o/token/")
+        .header(HOST, host.to_string())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(AUTHORIZATION, basic("wizard", WIZARD_SECRET))
+        .body(Bytes::from(format!(
+            "grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fclient.example%2Fcb"
+        )))
+        .unwrap();
+    let tokens = runtime.block_on(send(host, exchange));
+    tap.assert_written(&tokens);
+    assert_eq!(tokens.status(), StatusCode::OK);
+    let tokens: serde_json::Value = serde_json::from_slice(tokens.body()).unwrap();
+    assert_eq!(tokens["scope"], "read");
+
     let secrets = [
+        code,
+        tokens["access_token"].as_str().unwrap().to_string(),
+        tokens["refresh_token"].as_str().unwrap().to_string(),
         ROBOT_SECRET.to_string(),
         WIZARD_SECRET.to_string(),
         STATE.to_string(),

@@ -2,6 +2,9 @@
 //! upstream on 127.0.0.1, and its JSON lines read back from stdout.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tap;
+
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -10,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::header::SET_COOKIE;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -41,10 +45,15 @@ impl Proxy {
 
     /// Like [`Proxy::start`], with these environment variables set.
     pub fn start_with_env(upstream: SocketAddr, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_to(&format!("http://{upstream}"), config, env)
+    }
+
+    /// Like [`Proxy::start_with_env`], in front of the upstream at `url`.
+    pub fn start_to(url: &str, config: &str, env: &[(&str, &str)]) -> Self {
         let listen = free_address();
         let admin = free_address();
         let text = format!(
-            "listen = \"{listen}\"\nupstream = \"http://{upstream}\"\n{config}\n[admin]\nlisten = \"{admin}\"\n"
+            "listen = \"{listen}\"\nupstream = \"{url}\"\n{config}\n[admin]\nlisten = \"{admin}\"\n"
         );
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
@@ -275,4 +284,34 @@ impl Proxy {
             .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
             .unwrap()
     }
+}
+
+/// A browser's cookie jar, as far as this test needs one.
+#[derive(Default)]
+pub struct Cookies(pub HashMap<String, String>);
+
+impl Cookies {
+    pub fn keep(&mut self, response: &Response<Bytes>) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    pub fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// `Authorization: Basic` for a client id and secret (RFC 6749 §2.3.1).
+pub fn basic(client_id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    format!("Basic {credentials}")
 }

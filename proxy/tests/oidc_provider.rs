@@ -1,0 +1,328 @@
+//! A real node-oidc-provider (npm, pinned by `servers/oidc-provider`'s
+//! committed lock file) on 127.0.0.1, unmodified, with the proxy in front:
+//! its four ways of saying `invalid_scope` are each reported once, a whole
+//! login-consent-code-token flow reaches the client exactly as the server
+//! wrote it, and no secret reaches the proxy's output.
+//!
+//! A wiretap between the proxy and the server keeps what the server wrote,
+//! so "as the server wrote it" is checked on the wire, not against a second
+//! request. When `node_modules` is missing, the test runs `npm ci` once.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
+use http::{Request, Response, StatusCode};
+use support::tap::Tap;
+use support::{basic, free_address, runtime, send, Cookies, Proxy};
+
+const STATE: &str = "st4te-never-logged";
+// As in `servers/oidc-provider/server.mjs`.
+const WIZARD_SECRET: &str = "wizard-s3cret-never-logged";
+const ROBOT_SECRET: &str = "robot-s3cret-never-logged";
+
+const CONFIG: &str = r#"
+known_scopes = ["openid", "offline_access", "read", "write", "admin"]
+[grantable]
+default = ["openid", "read", "write"]
+clients = { robot = ["read"] }
+"#;
+
+/// node-oidc-provider serving on 127.0.0.1.
+struct OidcProvider {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl OidcProvider {
+    fn start() -> Self {
+        let directory = server_directory();
+        let address = free_address();
+        let child = Command::new("node")
+            .arg("server.mjs")
+            .arg(address.port().to_string())
+            .current_dir(&directory)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node, to run node-oidc-provider");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "node-oidc-provider did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, address }
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server's directory, with its locked packages installed.
+fn server_directory() -> PathBuf {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/oidc-provider");
+    if !directory.join("node_modules/oidc-provider").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&directory)
+            .status()
+            .expect("npm, to install node-oidc-provider");
+        assert!(status.success(), "npm ci failed: {status}");
+    }
+    directory
+}
+
+/// The proxy's client: requests through the proxy, with the proxy's address
+/// as `Host`, each answer checked against what the server wrote.
+struct Client<'a> {
+    runtime: tokio::runtime::Runtime,
+    proxy: SocketAddr,
+    tap: &'a Tap,
+    cookies: Cookies,
+}
+
+impl Client<'_> {
+    fn send(&mut self, request: http::request::Builder, body: &str) -> Response<Bytes> {
+        let mut request = request
+            .header(HOST, self.proxy.to_string())
+            .body(Bytes::from(body.to_owned()))
+            .unwrap();
+        if !self.cookies.0.is_empty() {
+            let cookies = self.cookies.header().parse().unwrap();
+            request.headers_mut().insert(COOKIE, cookies);
+        }
+        let response = self.runtime.block_on(send(self.proxy, request));
+        self.tap.assert_written(&response);
+        self.cookies.keep(&response);
+        response
+    }
+
+    fn get(&mut self, path: &str) -> Response<Bytes> {
+        self.send(Request::get(path), "")
+    }
+
+    fn post_form(
+        &mut self,
+        path: &str,
+        authorization: Option<String>,
+        form: &str,
+    ) -> Response<Bytes> {
+        let mut request =
+            Request::post(path).header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(authorization) = authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        self.send(request, form)
+    }
+}
+
+fn authorize(scope: &str, response_mode: &str) -> String {
+    format!(
+        "/auth?response_type=code&client_id=wizard&redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
+         &scope={scope}&state={STATE}{response_mode}"
+    )
+}
+
+fn location(response: &Response<Bytes>) -> String {
+    response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+/// The path and query of a `Location`, absolute or not.
+fn path_of(location: &str) -> String {
+    match location.split_once("://") {
+        Some((_, rest)) => rest[rest.find('/').unwrap()..].to_owned(),
+        None => location.to_owned(),
+    }
+}
+
+/// The messages, clients, statuses and missing scopes of the rejection
+/// events.
+fn rejections(events: &[serde_json::Value]) -> Vec<(String, String, u64, String)> {
+    events
+        .iter()
+        .filter(|event| {
+            event["fields"]["message"]
+                .as_str()
+                .is_some_and(|message| message.ends_with(".invalid_scope"))
+        })
+        .map(|event| {
+            let fields = &event["fields"];
+            let text = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();
+            (
+                text("message"),
+                text("client_id"),
+                fields["status"].as_u64().unwrap_or_default(),
+                text("missing_scopes"),
+            )
+        })
+        .collect()
+}
+
+fn assert_no_secret(events: &[serde_json::Value], secrets: &[String]) {
+    let output = serde_json::to_string(events).unwrap();
+    for secret in secrets {
+        assert!(!secret.is_empty());
+        assert!(
+            !output.contains(secret.as_str()),
+            "a secret reached the output: {secret}"
+        );
+    }
+}
+
+#[test]
+fn node_oidc_provider_rejections_are_each_reported_once() {
+    let server = OidcProvider::start();
+    let runtime = runtime();
+    let tap = Tap::start(&runtime, server.address);
+    let proxy = Proxy::start(tap.address, CONFIG);
+    let mut client = Client {
+        runtime,
+        proxy: proxy.listen,
+        tap: &tap,
+        cookies: Cookies::default(),
+    };
+
+    // 1. The authorization endpoint, answering in the query and in the fragment.
+    let query = client.get(&authorize("openid+admin", ""));
+    assert_eq!(query.status(), StatusCode::SEE_OTHER);
+    assert!(location(&query).starts_with("https://client.example/cb?error=invalid_scope&"));
+    let fragment = client.get(&authorize("openid+admin", "&response_mode=fragment"));
+    assert_eq!(fragment.status(), StatusCode::SEE_OTHER);
+    assert!(location(&fragment).starts_with("https://client.example/cb#error=invalid_scope&"));
+
+    // 2. The token endpoint: client_credentials, HTTP Basic.
+    let token = client.post_form(
+        "/token",
+        Some(basic("robot", ROBOT_SECRET)),
+        "grant_type=client_credentials&scope=read+admin",
+    );
+    assert_eq!(token.status(), StatusCode::BAD_REQUEST);
+    assert!(token.body().starts_with(br#"{"error":"invalid_scope""#));
+
+    // 3. Pushed authorization (RFC 9126), the secret in the form.
+    let par = client.post_form(
+        "/request",
+        None,
+        &format!(
+            "client_id=wizard&client_secret={WIZARD_SECRET}&response_type=code\
+             &redirect_uri=https%3A%2F%2Fclient.example%2Fcb&scope=openid+admin&state={STATE}"
+        ),
+    );
+    assert_eq!(par.status(), StatusCode::BAD_REQUEST);
+    assert!(par.body().starts_with(br#"{"error":"invalid_scope""#));
+
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let expected = |message: &str, client: &str, status: u64| {
+        (
+            message.to_owned(),
+            client.to_owned(),
+            status,
+            "admin".to_owned(),
+        )
+    };
+    assert_eq!(
+        rejections(&events),
+        [
+            expected("oauth.authorize.invalid_scope", "wizard", 303),
+            expected("oauth.authorize.invalid_scope", "wizard", 303),
+            expected("oauth.token.invalid_scope", "robot", 400),
+            expected("oauth.token.invalid_scope", "wizard", 400),
+        ],
+        "{events:#?}"
+    );
+    assert_no_secret(
+        &events,
+        &[
+            STATE.to_owned(),
+            WIZARD_SECRET.to_owned(),
+            ROBOT_SECRET.to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
+    let server = OidcProvider::start();
+    let runtime = runtime();
+    let tap = Tap::start(&runtime, server.address);
+    let proxy = Proxy::start(tap.address, CONFIG);
+    let mut client = Client {
+        runtime,
+        proxy: proxy.listen,
+        tap: &tap,
+        cookies: Cookies::default(),
+    };
+
+    let discovery = client.get("/.well-known/openid-configuration");
+    assert_eq!(discovery.status(), StatusCode::OK);
+    assert_eq!(client.get("/jwks").status(), StatusCode::OK);
+
+    // Authorize, log in, consent: each step a 303 to the next.
+    let start = client.get(&authorize("openid+read", ""));
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let login = path_of(&location(&start));
+    assert_eq!(client.get(&login).status(), StatusCode::OK);
+    let logged_in = client.post_form(&login, None, "prompt=login&login=alice&password=any");
+    let resume = client.get(&path_of(&location(&logged_in)));
+    let consent = path_of(&location(&resume));
+    assert!(consent.starts_with("/interaction/"), "{consent}");
+    assert_eq!(client.get(&consent).status(), StatusCode::OK);
+    let consented = client.post_form(&consent, None, "prompt=consent");
+    let answer = client.get(&path_of(&location(&consented)));
+    let redirect = location(&answer);
+    assert!(
+        redirect.starts_with("https://client.example/cb?code="),
+        "{redirect}"
+    );
+    let code = redirect
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("code="))
+        .unwrap()
+        .to_owned();
+
+    // The code for tokens.
+    let tokens = client.post_form(
+        "/token",
+        Some(basic("wizard", WIZARD_SECRET)),
+        &format!(
+            "grant_type=authorization_code&code={code}\
+             &redirect_uri=https%3A%2F%2Fclient.example%2Fcb"
+        ),
+    );
+    assert_eq!(tokens.status(), StatusCode::OK, "{:?}", tokens.body());
+    let tokens: serde_json::Value = serde_json::from_slice(tokens.body()).unwrap();
+    assert_eq!(tokens["scope"], "openid read");
+
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    assert_eq!(rejections(&events), [], "{events:#?}");
+    let mut secrets = vec![
+        STATE.to_owned(),
+        WIZARD_SECRET.to_owned(),
+        code,
+        tokens["access_token"].as_str().unwrap().to_owned(),
+        tokens["id_token"].as_str().unwrap().to_owned(),
+    ];
+    secrets.extend(
+        client
+            .cookies
+            .0
+            .values()
+            .filter(|value| value.len() > 8)
+            .cloned(),
+    );
+    assert_no_secret(&events, &secrets);
+}
