@@ -35,9 +35,14 @@ pub(crate) struct Cli {
     /// Where clients connect [default: 127.0.0.1:8080].
     #[arg(long, env = "INVALID_SCOPE_PROXY_LISTEN", value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// The authorization server, as http://host:port (required).
+    /// The authorization server, as http://host:port or https://host:port
+    /// (required).
     #[arg(long, env = "INVALID_SCOPE_PROXY_UPSTREAM", value_name = "URL")]
     upstream: Option<String>,
+    /// For an https upstream: trust only the certificates in this PEM file
+    /// [default: the system's roots].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_UPSTREAM_CA", value_name = "FILE")]
+    upstream_ca: Option<PathBuf>,
     /// Every scope the server knows, comma-separated (optional: the registry
     /// that labels metrics and names unknown scopes).
     #[arg(
@@ -141,6 +146,7 @@ pub(crate) enum LogFormat {
 struct File {
     listen: Option<SocketAddr>,
     upstream: Option<String>,
+    upstream_ca: Option<PathBuf>,
     known_scopes: Option<Vec<String>>,
     forwarded_headers: Option<bool>,
     upstream_timeout: Option<u64>,
@@ -212,6 +218,9 @@ pub(crate) struct Grantable {
 pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) upstream: Uri,
+    /// The roots trusted for an https upstream (`upstream_ca`, or the
+    /// system's).
+    pub(crate) upstream_tls: rustls::ClientConfig,
     pub(crate) known_scopes: Option<Vec<String>>,
     pub(crate) grantable: Grantable,
     pub(crate) observe_bodies: bool,
@@ -241,6 +250,8 @@ impl Config {
             .or(file.upstream)
             .ok_or("missing `upstream`: give it in the file, as --upstream or as INVALID_SCOPE_PROXY_UPSTREAM")?;
         let upstream = parse_upstream(&upstream)?;
+        let upstream_ca = cli.upstream_ca.clone().or(file.upstream_ca);
+        let upstream_tls = crate::tls::client_config(&upstream, upstream_ca.as_deref())?;
         let grantable = Grantable {
             default: cli
                 .grantable_default
@@ -276,6 +287,7 @@ impl Config {
                 .or(file.listen)
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             upstream,
+            upstream_tls,
             known_scopes: cli.known_scopes.clone().or(file.known_scopes),
             grantable,
             observe_bodies: cli.observe_bodies.or(file.observe.bodies).unwrap_or(true),
@@ -353,11 +365,10 @@ fn parse_upstream(text: &str) -> Result<Uri, String> {
         .parse()
         .map_err(|error| format!("`upstream` {text:?} is not a URL: {error}"))?;
     match (uri.scheme_str(), uri.authority()) {
-        (Some("http"), Some(_)) => Ok(uri),
-        (Some("https"), Some(_)) => Err(format!(
-            "`upstream` {text:?}: https upstreams are not supported yet; give an http:// address"
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(format!(
+            "`upstream` {text:?} must be http://host:port or https://host:port"
         )),
-        _ => Err(format!("`upstream` {text:?} must be http://host:port")),
     }
 }
 

@@ -19,6 +19,7 @@ use http_body::Body;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -40,7 +41,7 @@ pub(crate) struct ClientAddress(pub(crate) SocketAddr);
 /// pool are shared.
 #[derive(Clone, Debug)]
 pub(crate) struct Forward {
-    client: Client<HttpConnector, UpstreamBody>,
+    client: Client<HttpsConnector<HttpConnector>, UpstreamBody>,
     upstream: Uri,
     forwarded_headers: bool,
     timeout: Duration,
@@ -51,12 +52,20 @@ pub(crate) struct Forward {
 impl Forward {
     pub(crate) fn new(
         upstream: Uri,
+        tls: rustls::ClientConfig,
         forwarded_headers: bool,
         timeout: Duration,
         answered: Arc<AtomicBool>,
     ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        // TLS for an https upstream; an http one connects in the clear.
+        connector.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Self {
             client,
@@ -108,7 +117,12 @@ impl Forward {
             .path_and_query()
             .map_or("/", |path_and_query| path_and_query.as_str());
         parts.uri = match Uri::builder()
-            .scheme("http")
+            .scheme(
+                self.upstream
+                    .scheme()
+                    .expect("checked at configuration")
+                    .clone(),
+            )
             .authority(
                 self.upstream
                     .authority()

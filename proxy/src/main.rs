@@ -4,7 +4,7 @@
 //!
 //! The binary is thin: it reads the configuration ([`config`]), builds the
 //! layer through the crate's public API, forwards with hyper-util's client
-//! ([`forward`]) and serves HTTP/1.1 and HTTP/2 (prior knowledge), with
+//! ([`forward`], over rustls for an https upstream: [`tls`]) and serves HTTP/1.1 and HTTP/2 (prior knowledge), with
 //! `/metrics`, `/healthz` and `/readyz` on an admin address ([`admin`]).
 #![forbid(unsafe_code)]
 
@@ -12,6 +12,7 @@ mod admin;
 mod config;
 mod forward;
 mod grantable;
+mod tls;
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -104,6 +105,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
     let answered = Arc::new(AtomicBool::new(false));
     let forward = Forward::new(
         config.upstream.clone(),
+        config.upstream_tls.clone(),
         config.forwarded_headers,
         config.upstream_timeout,
         Arc::clone(&answered),

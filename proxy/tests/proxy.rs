@@ -302,6 +302,13 @@ fn a_bad_configuration_exits_2_naming_the_key() {
     );
     assert_eq!(code, 2);
     assert!(message.contains("`listen`"), "{message}");
+
+    let (code, message) = run_refused(
+        &[],
+        "upstream = \"https://127.0.0.1:1\"\nupstream_ca = \"/nonexistent/ca.pem\"\n",
+    );
+    assert_eq!(code, 2);
+    assert!(message.contains("`upstream_ca`"), "{message}");
 }
 
 #[test]
@@ -465,4 +472,51 @@ fn posthog_gets_each_rejection_as_an_exception_and_never_the_key() {
     assert_eq!(exception["properties"]["missing_scopes"], "admin");
     assert_eq!(exception["properties"]["client_id"], "wizard");
     assert!(!serde_json::to_string(&events).unwrap().contains(KEY));
+}
+
+#[test]
+fn an_https_upstream_is_trusted_through_upstream_ca_alone() {
+    let runtime = runtime();
+    let upstream = support::tls::https_upstream(&runtime, authorization_server);
+    let url = format!("https://localhost:{}", upstream.address.port());
+    let authorize = || {
+        Request::get("/authorize?client_id=wizard&scope=read+write")
+            .header(HOST, "as.example")
+            .body(Bytes::new())
+            .unwrap()
+    };
+
+    // With the CA that issued the server's certificate: forwarded, observed.
+    let config = format!(
+        "upstream_ca = {:?}\n[grantable]\ndefault = [\"read\"]\n",
+        upstream.ca.path()
+    );
+    let proxy = Proxy::start_to(&url, &config, &[]);
+    let rejected = runtime.block_on(send(proxy.listen, authorize()));
+    assert_eq!(
+        rejected.status(),
+        StatusCode::FOUND,
+        "{:#?}",
+        proxy.events()
+    );
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let rejections: Vec<_> = events
+        .iter()
+        .filter(|event| event["fields"]["message"] == "oauth.authorize.invalid_scope")
+        .collect();
+    assert_eq!(rejections.len(), 1, "{events:#?}");
+    assert_eq!(rejections[0]["fields"]["missing_scopes"], "write");
+
+    // With another CA's certificate: refused, a 502 that names the
+    // certificate.
+    let stranger = support::tls::https_upstream(&runtime, authorization_server);
+    let config = format!("upstream_ca = {:?}\n", stranger.ca.path());
+    let proxy = Proxy::start_to(&url, &config, &[]);
+    let refused = runtime.block_on(send(proxy.listen, authorize()));
+    assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
+    let unreachable = proxy.named("invalid_scope_proxy.upstream_unreachable");
+    assert_eq!(unreachable.len(), 1);
+    let cause = unreachable[0]["fields"]["cause"].as_str().unwrap();
+    assert!(cause.contains("certificate"), "{cause}");
 }

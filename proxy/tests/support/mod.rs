@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod tap;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
