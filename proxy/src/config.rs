@@ -67,6 +67,10 @@ pub(crate) struct Cli {
         value_name = "CLIENTS"
     )]
     grantable_clients: Option<String>,
+    /// Observe at all [default: true]; false forwards only (to measure what
+    /// observing costs, or to bypass it without redeploying).
+    #[arg(long, env = "INVALID_SCOPE_PROXY_OBSERVE_ENABLED", value_name = "BOOL")]
+    observe_enabled: Option<bool>,
     /// Read form bodies and token answers [default: true].
     #[arg(long, env = "INVALID_SCOPE_PROXY_OBSERVE_BODIES", value_name = "BOOL")]
     observe_bodies: Option<bool>,
@@ -174,6 +178,7 @@ struct GrantableSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ObserveSection {
+    enabled: Option<bool>,
     bodies: Option<bool>,
     body_limit: Option<usize>,
 }
@@ -223,6 +228,7 @@ pub(crate) struct Config {
     pub(crate) upstream_tls: rustls::ClientConfig,
     pub(crate) known_scopes: Option<Vec<String>>,
     pub(crate) grantable: Grantable,
+    pub(crate) observe_enabled: bool,
     pub(crate) observe_bodies: bool,
     pub(crate) body_limit: usize,
     pub(crate) log_format: LogFormat,
@@ -290,6 +296,7 @@ impl Config {
             upstream_tls,
             known_scopes: cli.known_scopes.clone().or(file.known_scopes),
             grantable,
+            observe_enabled: cli.observe_enabled.or(file.observe.enabled).unwrap_or(true),
             observe_bodies: cli.observe_bodies.or(file.observe.bodies).unwrap_or(true),
             body_limit,
             log_format: cli.log_format.or(file.log.format).unwrap_or_default(),

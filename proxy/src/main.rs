@@ -127,10 +127,13 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         listen = %config.listen,
         upstream = %config.upstream,
         admin = %config.admin_listen,
+        observe = config.observe_enabled,
         bodies = config.observe_bodies,
         "invalid_scope_proxy.started"
     );
-    let status = if config.observe_bodies {
+    let status = if !config.observe_enabled {
+        serve(listener, forward, &cli, &config, &grantable).await
+    } else if config.observe_bodies {
         let service = layer
             .observe_bodies()
             .body_limit(config.body_limit)

@@ -520,3 +520,29 @@ fn an_https_upstream_is_trusted_through_upstream_ca_alone() {
     let cause = unreachable[0]["fields"]["cause"].as_str().unwrap();
     assert!(cause.contains("certificate"), "{cause}");
 }
+
+#[test]
+fn with_observe_enabled_false_it_forwards_and_reports_nothing() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let proxy = Proxy::start(
+        upstream.address,
+        "[grantable]\ndefault = [\"read\"]\n[observe]\nenabled = false\n",
+    );
+    let rejected = runtime.block_on(send(
+        proxy.listen,
+        Request::get("/authorize?client_id=wizard&scope=read+write")
+            .body(Bytes::new())
+            .unwrap(),
+    ));
+    assert_eq!(rejected.status(), StatusCode::FOUND);
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    assert!(
+        events
+            .iter()
+            .all(|event| event["target"] != "invalid_scope_observer"),
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["fields"]["observe"], false);
+}
