@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body::Body;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -47,6 +48,9 @@ pub(crate) struct Forward {
     timeout: Duration,
     /// Whether the upstream has answered at least once (`/readyz`).
     answered: Arc<AtomicBool>,
+    /// `invalid_scope_proxy_requests_total`, looked up once: the macro
+    /// would hash its name on every request.
+    requests: metrics::Counter,
 }
 
 impl Forward {
@@ -73,6 +77,7 @@ impl Forward {
             forwarded_headers,
             timeout,
             answered,
+            requests: metrics::counter!("invalid_scope_proxy_requests_total"),
         }
     }
 }
@@ -112,26 +117,19 @@ impl Forward {
                 .authority()
                 .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
         });
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |path_and_query| path_and_query.as_str());
-        parts.uri = match Uri::builder()
-            .scheme(
-                self.upstream
-                    .scheme()
-                    .expect("checked at configuration")
-                    .clone(),
-            )
-            .authority(
-                self.upstream
-                    .authority()
-                    .expect("checked at configuration")
-                    .clone(),
-            )
-            .path_and_query(path_and_query)
-            .build()
-        {
+        // The upstream's scheme and authority with the request's path and
+        // query: parts moved and shared, nothing parsed again.
+        let mut target = http::uri::Parts::default();
+        target.scheme = self.upstream.scheme().cloned();
+        target.authority = self.upstream.authority().cloned();
+        target.path_and_query = Some(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        parts.uri = match Uri::from_parts(target) {
             Ok(uri) => uri,
             Err(_) => return answer(StatusCode::BAD_REQUEST, "bad request target"),
         };
@@ -152,7 +150,7 @@ impl Forward {
                 if !self.answered.load(Ordering::Relaxed) {
                     self.answered.store(true, Ordering::Relaxed);
                 }
-                metrics::counter!("invalid_scope_proxy_requests_total").increment(1);
+                self.requests.increment(1);
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
                 Response::from_parts(parts, Either::Left(body))
@@ -195,15 +193,25 @@ fn answer(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
 /// RFC 9110 §7.6.1: `Connection` and every header it names, and the
 /// hop-by-hop fields a proxy must not forward.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    match headers.get_all(CONNECTION).iter().count() {
+        0 => {}
+        // The usual case (`keep-alive`, `close`): the one value is taken
+        // out, so the names it lists are removed without a list of them.
+        1 => {
+            if let Some(connection) = headers.remove(CONNECTION) {
+                for name in connection_names(&connection) {
+                    headers.remove(name);
+                }
+            }
+        }
+        _ => {
+            let values: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
+            for value in &values {
+                for name in connection_names(value) {
+                    headers.remove(name);
+                }
+            }
+        }
     }
     for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
         headers.remove(name);
@@ -211,6 +219,12 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in ["keep-alive", "proxy-connection"] {
         headers.remove(name);
     }
+}
+
+/// The header names a `Connection` value lists. Removing by `&str` parses
+/// the name in place: an invalid one matches nothing and allocates nothing.
+fn connection_names(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    value.to_str().unwrap_or_default().split(',').map(str::trim)
 }
 
 /// `X-Forwarded-For` (appended to what came), `-Proto`, `-Host`.
@@ -269,6 +283,19 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
         assert_eq!(headers["cookie"], "session=kept");
+    }
+
+    #[test]
+    fn every_connection_line_is_read_and_a_bad_name_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.append(CONNECTION, HeaderValue::from_static("x-one, not a name"));
+        headers.append(CONNECTION, HeaderValue::from_static("x-two"));
+        headers.insert("x-one", HeaderValue::from_static("1"));
+        headers.insert("x-two", HeaderValue::from_static("2"));
+        headers.insert("x-three", HeaderValue::from_static("kept"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert_eq!(headers["x-three"], "kept");
     }
 
     #[test]
