@@ -427,6 +427,20 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_complete_configuration_loads() {
+        let readme = include_str!("../../README.md");
+        let after = &readme[readme.find("A complete configuration").unwrap()..];
+        let start = after.find("```toml\n").unwrap() + "```toml\n".len();
+        let toml = &after[start..start + after[start..].find("```").unwrap()];
+        let (_file, path) = file(toml);
+        let config = Config::load(&cli(&["--config", &path])).unwrap();
+        assert_eq!(config.upstream, "http://127.0.0.1:8000");
+        assert_eq!(config.grantable.clients["wizard"], ["read"]);
+        assert!(config.observe_enabled && config.observe_bodies);
+        assert!(config.posthog.is_some());
+    }
+
+    #[test]
     fn an_unknown_key_is_named_with_its_line() {
         let (_file, path) =
             file("upstream = \"http://127.0.0.1:8000\"\n\n[observe]\nbodys = true\n");
