@@ -256,13 +256,7 @@ fn django_oauth_toolkit_through_the_proxy() {
     ];
     let (status, events) = proxy.stop();
     assert!(status.success());
-    let rejections: Vec<_> = events
-        .iter()
-        .filter(|event| {
-            event["fields"]["message"]
-                .as_str()
-                .is_some_and(|message| message.ends_with(".invalid_scope"))
-        })
+    let rejections: Vec<_> = support::rejection_events(&events)
         .map(|event| {
             let fields = &event["fields"];
             (

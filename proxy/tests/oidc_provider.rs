@@ -150,13 +150,7 @@ fn path_of(location: &str) -> String {
 /// The messages, clients, statuses and missing scopes of the rejection
 /// events.
 fn rejections(events: &[serde_json::Value]) -> Vec<(String, String, u64, String)> {
-    events
-        .iter()
-        .filter(|event| {
-            event["fields"]["message"]
-                .as_str()
-                .is_some_and(|message| message.ends_with(".invalid_scope"))
-        })
+    support::rejection_events(events)
         .map(|event| {
             let fields = &event["fields"];
             let text = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();
@@ -181,12 +175,18 @@ fn assert_no_secret(events: &[serde_json::Value], secrets: &[String]) {
     }
 }
 
-#[test]
-fn node_oidc_provider_rejections_are_each_reported_once() {
+/// The server, a wiretap in front of it, and the proxy in front of the tap.
+fn behind_the_proxy() -> (OidcProvider, Tap, Proxy, tokio::runtime::Runtime) {
     let server = OidcProvider::start();
     let runtime = runtime();
     let tap = Tap::start(&runtime, server.address);
     let proxy = Proxy::start(tap.address, CONFIG);
+    (server, tap, proxy, runtime)
+}
+
+#[test]
+fn node_oidc_provider_rejections_are_each_reported_once() {
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
     let mut client = Client {
         runtime,
         proxy: proxy.listen,
@@ -255,10 +255,7 @@ fn node_oidc_provider_rejections_are_each_reported_once() {
 
 #[test]
 fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
-    let server = OidcProvider::start();
-    let runtime = runtime();
-    let tap = Tap::start(&runtime, server.address);
-    let proxy = Proxy::start(tap.address, CONFIG);
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
     let mut client = Client {
         runtime,
         proxy: proxy.listen,

@@ -316,3 +316,13 @@ pub fn basic(client_id: &str, secret: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
     format!("Basic {credentials}")
 }
+
+/// The `oauth.authorize.invalid_scope` and `oauth.token.invalid_scope`
+/// events among `events`, in order.
+pub fn rejection_events(events: &[serde_json::Value]) -> impl Iterator<Item = &serde_json::Value> {
+    events.iter().filter(|event| {
+        event["fields"]["message"]
+            .as_str()
+            .is_some_and(|message| message.ends_with(".invalid_scope"))
+    })
+}
