@@ -38,10 +38,16 @@ type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientAddress(pub(crate) SocketAddr);
 
-/// Forwards to one upstream. Cheap to clone: the client and its connection
-/// pool are shared.
+/// Forwards to one upstream. Cloned for every request (the server clones
+/// the service it calls), so a clone is one reference count: everything it
+/// uses, the client and its connection pool among it, sits behind one `Arc`.
 #[derive(Clone, Debug)]
 pub(crate) struct Forward {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     client: Client<HttpsConnector<HttpConnector>, UpstreamBody>,
     upstream: Uri,
     forwarded_headers: bool,
@@ -71,13 +77,16 @@ impl Forward {
             .enable_http1()
             .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Self {
+        let inner = Inner {
             client,
             upstream,
             forwarded_headers,
             timeout,
             answered,
             requests: metrics::counter!("invalid_scope_proxy_requests_total"),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 }
@@ -96,13 +105,13 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.forward(request).await) })
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { Ok(inner.forward(request).await) })
     }
 }
 
-impl Forward {
-    async fn forward<B>(self, request: Request<B>) -> Response<ProxyBody>
+impl Inner {
+    async fn forward<B>(&self, request: Request<B>) -> Response<ProxyBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
