@@ -93,7 +93,17 @@ struct Client<'a> {
     cookies: Cookies,
 }
 
-impl Client<'_> {
+impl<'a> Client<'a> {
+    /// A client with no cookies yet.
+    fn new(runtime: tokio::runtime::Runtime, proxy: &Proxy, tap: &'a Tap) -> Self {
+        Self {
+            runtime,
+            proxy: proxy.listen,
+            tap,
+            cookies: Cookies::default(),
+        }
+    }
+
     fn send(&mut self, request: http::request::Builder, body: &str) -> Response<Bytes> {
         let mut request = request
             .header(HOST, self.proxy.to_string())
@@ -187,12 +197,7 @@ fn behind_the_proxy() -> (OidcProvider, Tap, Proxy, tokio::runtime::Runtime) {
 #[test]
 fn node_oidc_provider_rejections_are_each_reported_once() {
     let (_server, tap, proxy, runtime) = behind_the_proxy();
-    let mut client = Client {
-        runtime,
-        proxy: proxy.listen,
-        tap: &tap,
-        cookies: Cookies::default(),
-    };
+    let mut client = Client::new(runtime, &proxy, &tap);
 
     // 1. The authorization endpoint, answering in the query and in the fragment.
     let query = client.get(&authorize("openid+admin", ""));
@@ -256,12 +261,7 @@ fn node_oidc_provider_rejections_are_each_reported_once() {
 #[test]
 fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
     let (_server, tap, proxy, runtime) = behind_the_proxy();
-    let mut client = Client {
-        runtime,
-        proxy: proxy.listen,
-        tap: &tap,
-        cookies: Cookies::default(),
-    };
+    let mut client = Client::new(runtime, &proxy, &tap);
 
     let discovery = client.get("/.well-known/openid-configuration");
     assert_eq!(discovery.status(), StatusCode::OK);

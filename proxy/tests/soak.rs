@@ -29,49 +29,34 @@ use support::{runtime, Proxy};
 
 /// An authorization server that counts the rejections it answers.
 fn counting_upstream(runtime: &tokio::runtime::Runtime, rejected: Arc<AtomicU64>) -> SocketAddr {
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    runtime.spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let rejected = Arc::clone(&rejected);
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let rejected = Arc::clone(&rejected);
-                async move {
-                    let query = request.uri().query().unwrap_or_default().to_owned();
-                    let response = match request.uri().path() {
-                        "/authorize" if query.contains("admin") => {
-                            rejected.fetch_add(1, Ordering::Relaxed);
-                            Response::builder().status(StatusCode::FOUND).header(
-                                LOCATION,
-                                "https://client.example/cb?error=invalid_scope&state=soak",
-                            )
-                        }
-                        "/authorize" => Response::builder()
-                            .status(StatusCode::FOUND)
-                            .header(LOCATION, "https://client.example/cb?code=c0de&state=soak"),
-                        "/token" => {
-                            let _ = request.into_body().collect().await;
-                            Response::builder().header(CONTENT_TYPE, "application/json")
-                        }
-                        _ => Response::builder().header(CONTENT_TYPE, "text/html"),
-                    };
-                    let body = Full::new(Bytes::from_static(
-                        br#"{"access_token":"t0ken","token_type":"Bearer","scope":"read"}"#,
-                    ));
-                    Ok::<_, Infallible>(response.body(body).unwrap())
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let rejected = Arc::clone(&rejected);
+        async move {
+            let query = request.uri().query().unwrap_or_default().to_owned();
+            let response = match request.uri().path() {
+                "/authorize" if query.contains("admin") => {
+                    rejected.fetch_add(1, Ordering::Relaxed);
+                    Response::builder().status(StatusCode::FOUND).header(
+                        LOCATION,
+                        "https://client.example/cb?error=invalid_scope&state=soak",
+                    )
                 }
-            });
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+                "/authorize" => Response::builder()
+                    .status(StatusCode::FOUND)
+                    .header(LOCATION, "https://client.example/cb?code=c0de&state=soak"),
+                "/token" => {
+                    let _ = request.into_body().collect().await;
+                    Response::builder().header(CONTENT_TYPE, "application/json")
+                }
+                _ => Response::builder().header(CONTENT_TYPE, "text/html"),
+            };
+            let body = Full::new(Bytes::from_static(
+                br#"{"access_token":"t0ken","token_type":"Bearer","scope":"read"}"#,
+            ));
+            Ok::<_, Infallible>(response.body(body).unwrap())
         }
     });
-    address
+    support::serve_http1(runtime, service)
 }
 
 /// Sends requests numbered from `next` until `total`, on one connection.

@@ -157,28 +157,45 @@ pub struct Upstream {
 }
 
 pub fn upstream(runtime: &tokio::runtime::Runtime, answer: Answer, delay: Duration) -> Upstream {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&seen);
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let kept = Arc::clone(&kept);
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            let request = Request::from_parts(parts, body);
+            let response = answer(&request);
+            kept.lock().unwrap().push(request);
+            tokio::time::sleep(delay).await;
+            Ok::<_, Infallible>(response.map(Full::new))
+        }
+    });
+    let address = serve_http1(runtime, service);
+    Upstream { address, seen }
+}
+
+/// Serves HTTP/1.1 with `service` (a clone for each connection) on a fresh
+/// port of 127.0.0.1, from `runtime`, for as long as it runs.
+pub fn serve_http1<S>(runtime: &tokio::runtime::Runtime, service: S) -> SocketAddr
+where
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let address = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let kept = Arc::clone(&seen);
     runtime.spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let kept = Arc::clone(&kept);
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let kept = Arc::clone(&kept);
-                async move {
-                    let (parts, body) = request.into_parts();
-                    let body = body.collect().await.unwrap().to_bytes();
-                    let request = Request::from_parts(parts, body);
-                    let response = answer(&request);
-                    kept.lock().unwrap().push(request);
-                    tokio::time::sleep(delay).await;
-                    Ok::<_, Infallible>(response.map(Full::new))
-                }
-            });
+            let service = service.clone();
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -186,7 +203,7 @@ pub fn upstream(runtime: &tokio::runtime::Runtime, answer: Answer, delay: Durati
             });
         }
     });
-    Upstream { address, seen }
+    address
 }
 
 /// One request over a fresh HTTP/1.1 connection; the answer, body whole.
@@ -216,32 +233,18 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// An upstream that reads each request body to its end, keeping only its
 /// length, and answers `200` with that length as its body.
 pub fn draining_upstream(runtime: &tokio::runtime::Runtime) -> SocketAddr {
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    runtime.spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = hyper::service::service_fn(|request: Request<Incoming>| async move {
-                let mut body = request.into_body();
-                let mut length = 0usize;
-                while let Some(frame) = body.frame().await {
-                    match frame {
-                        Ok(frame) => length += frame.data_ref().map_or(0, |data| data.len()),
-                        Err(_) => break,
-                    }
-                }
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(length.to_string()))))
-            });
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let service = hyper::service::service_fn(|request: Request<Incoming>| async move {
+        let mut body = request.into_body();
+        let mut length = 0usize;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => length += frame.data_ref().map_or(0, |data| data.len()),
+                Err(_) => break,
+            }
         }
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(length.to_string()))))
     });
-    address
+    serve_http1(runtime, service)
 }
 
 /// A body of `length` bytes of `a`, in 64 KiB frames made as they are
