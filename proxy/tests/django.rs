@@ -15,7 +15,6 @@ mod support;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
@@ -96,14 +95,7 @@ impl Django {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(address).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "Django did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        support::wait_until_listening(address, "Django");
         Self {
             child,
             address,

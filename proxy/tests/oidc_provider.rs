@@ -13,7 +13,6 @@ mod support;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
@@ -51,14 +50,7 @@ impl OidcProvider {
             .stderr(Stdio::null())
             .spawn()
             .expect("node, to run node-oidc-provider");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(address).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "node-oidc-provider did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        support::wait_until_listening(address, "node-oidc-provider");
         Self { child, address }
     }
 }

@@ -28,6 +28,19 @@ pub fn free_address() -> SocketAddr {
         .unwrap()
 }
 
+/// Waits (at most 30 s) until a server started as a process, `name`,
+/// accepts connections on `address`.
+pub fn wait_until_listening(address: SocketAddr, name: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A running proxy and everything it printed.
 pub struct Proxy {
     child: Child,
