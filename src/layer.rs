@@ -10,6 +10,7 @@ use tracing::Level;
 
 use crate::body::{HeadersOnly, WithBodies};
 use crate::detect::RedirectStatuses;
+use crate::follow::FollowAuthorizations;
 use crate::hooks::{GrantableScopes, OnRejection};
 use crate::observe::{Observer, Settings};
 use crate::report::{EventBudgets, RateLimit};
@@ -88,6 +89,7 @@ impl<G: GrantableScopes> InvalidScopeObserverLayer<G> {
                 budgets: Arc::new(EventBudgets::new(RateLimit::default())),
                 #[cfg(feature = "metrics")]
                 metrics: None,
+                follow: None,
                 settings: Settings::default(),
             }),
             reads: PhantomData,
@@ -380,6 +382,25 @@ impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
         self.configure(|observer| {
             observer.settings.body_limit = bytes;
         })
+    }
+
+    /// Follows each authorization-code flow from its authorize request to
+    /// its token request, and reports a token answer that grants fewer
+    /// scopes than the authorize request asked for as
+    /// `oauth.scope_narrowed` with `requested_at="authorize"` (see
+    /// [`FollowAuthorizations`] for what is kept, and for how long).
+    ///
+    /// ```
+    /// use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
+    ///
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("read"))
+    ///     .observe_bodies()
+    ///     .follow_authorizations(FollowAuthorizations::in_memory());
+    /// # drop(layer);
+    /// ```
+    pub fn follow_authorizations(self, follow: FollowAuthorizations) -> Self {
+        let follower = Arc::new(follow.start());
+        self.configure(|observer| observer.follow = Some(follower))
     }
 }
 

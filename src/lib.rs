@@ -14,6 +14,8 @@ pub mod body;
 
 mod observe;
 
+mod follow;
+
 mod capture;
 
 mod detect;
@@ -27,6 +29,7 @@ mod scope;
 // The drift helpers: scope sets only, no http, tower or tracing.
 pub mod drift;
 
+pub use crate::follow::FollowAuthorizations;
 #[cfg(feature = "posthog")]
 pub use crate::hooks::PostHogHook;
 pub use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};

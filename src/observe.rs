@@ -12,6 +12,7 @@ use tracing::Level;
 
 use crate::capture::CapturedRequest;
 use crate::detect::{carries_invalid_scope, RedirectStatuses, TokenAnswer};
+use crate::follow::{Follower, Kept};
 use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::report::{
     self, cut_to_chars, Admission, EventBudgets, EventLimits, InvalidScopeRejection, RejectionKind,
@@ -35,6 +36,8 @@ pub(crate) struct Observer<G, H> {
     pub(crate) budgets: Arc<EventBudgets>,
     #[cfg(feature = "metrics")]
     pub(crate) metrics: Option<crate::hooks::ScopeMetrics>,
+    /// Set when authorizations are followed from authorize to token.
+    pub(crate) follow: Option<Arc<Follower>>,
     pub(crate) settings: Settings,
 }
 
@@ -48,6 +51,7 @@ impl<G, H> Observer<G, H> {
             budgets: self.budgets,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
+            follow: self.follow,
             settings: self.settings,
         }
     }
@@ -77,6 +81,7 @@ impl<G, H> Observer<G, H> {
             .field("user_agent_limit", &limits.user_agent_chars);
         #[cfg(feature = "metrics")]
         out.field("metrics", &self.metrics);
+        out.field("follow_authorizations", &self.follow.is_some());
     }
 }
 
@@ -97,6 +102,7 @@ impl<G, H> Clone for Observer<G, H> {
             budgets: Arc::clone(&self.budgets),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
+            follow: self.follow.clone(),
             settings: self.settings,
         }
     }
@@ -134,7 +140,8 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// Looks at a response: the status first, then the `Location` bytes, and
     /// only for a rejection does it parse, diff, emit and call the hook. A
     /// response that is no rejection is looked at once more, for a
-    /// [`ScopeDecision`] that reports a narrowing.
+    /// [`ScopeDecision`] that reports a narrowing, and, when authorizations
+    /// are followed, for what links it to a later token request.
     #[inline]
     pub(crate) fn observe<B>(&self, request: &CapturedRequest, response: &Response<B>) {
         let decision = response.extensions().get::<ScopeDecision>();
@@ -147,10 +154,22 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                     RejectionKind::Authorize,
                 )
             });
-        } else if let Some(granted) = decision.and_then(|decision| decision.granted.as_ref()) {
+            return;
+        }
+        if let Some(granted) = decision.and_then(|decision| decision.granted.as_ref()) {
             self.guarded(|| {
-                self.report_narrowing(request, response.status(), decision, granted.clone())
+                self.report_narrowing(
+                    Asked::of(request, decision),
+                    request,
+                    None,
+                    response.status(),
+                    granted.clone(),
+                )
             });
+        }
+        if let Some(follow) = &self.follow {
+            let user_agent_chars = self.settings.limits.user_agent_chars;
+            self.guarded(|| follow.follow_answer(request, response, user_agent_chars));
         }
     }
 
@@ -179,9 +198,47 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             // (A grant that carries a decision with `granted` is reported
             // from its headers and never watched.)
             TokenAnswer::Granted(scope) if status.is_success() => self.guarded(|| {
-                self.report_narrowing(request, status, decision, ScopeSet::parse(&scope))
+                self.report_grant(request, status, decision, Some(ScopeSet::parse(&scope)))
             }),
+            // No `scope`: granted as requested (RFC 6749 §5.1).
+            TokenAnswer::AsRequested if status.is_success() => {
+                self.guarded(|| self.report_grant(request, status, decision, None))
+            }
             _ => {}
+        }
+    }
+
+    /// A token grant: compared with the authorize request it redeems when
+    /// that one was followed (and forgotten then, granted as requested or
+    /// not), else with the token request's own `scope`.
+    fn report_grant(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        granted: Option<ScopeSet>,
+    ) {
+        let followed = self
+            .follow
+            .as_ref()
+            .and_then(|follow| follow.take_for_token(request));
+        let Some(granted) = granted else { return };
+        match followed {
+            Some(Kept {
+                requested_scopes,
+                client_id,
+                user_agent,
+            }) => {
+                let asked = Asked {
+                    requested_scopes,
+                    client_id,
+                    grant_type: Some("authorization_code".to_string()),
+                };
+                self.report_narrowing(asked, request, Some(user_agent), status, granted);
+            }
+            None => {
+                self.report_narrowing(Asked::of(request, decision), request, None, status, granted)
+            }
         }
     }
 
@@ -282,7 +339,8 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             RejectionKind::Token => grant_type.as_deref(),
             RejectionKind::Authorize => None,
         };
-        let who = self.who_asked(request, &client_id, grant_type);
+        let user_agent = request.user_agent(self.settings.limits.user_agent_chars);
+        let who = self.who_asked(user_agent, &client_id, grant_type);
         InvalidScopeRejection {
             requested_scopes,
             grantable_scopes,
@@ -299,13 +357,15 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         }
     }
 
-    /// Reports `requested - granted` when it is not empty, `requested`
-    /// coming from the decision or else from the request.
+    /// Reports `requested - granted` when it is not empty. `asked` comes
+    /// from the decision or the request, or, with `followed_user_agent`,
+    /// from the authorize request a token request redeemed.
     fn report_narrowing(
         &self,
+        asked: Asked,
         request: &CapturedRequest,
+        followed_user_agent: Option<(String, bool)>,
         status: StatusCode,
-        decision: Option<&ScopeDecision>,
         granted_scopes: ScopeSet,
     ) {
         if !report::narrowing_enabled(self.settings.narrowing_level) {
@@ -315,7 +375,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             requested_scopes,
             client_id,
             grant_type,
-        } = Asked::of(request, decision);
+        } = asked;
         let dropped_scopes = requested_scopes.difference(&granted_scopes);
         if dropped_scopes.is_empty() {
             return;
@@ -326,7 +386,10 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             return;
         };
         let unwritten = budget.hold(admission);
-        let who = self.who_asked(request, &client_id, grant_type.as_deref());
+        let requested_at = followed_user_agent.as_ref().map(|_| "authorize");
+        let user_agent = followed_user_agent
+            .unwrap_or_else(|| request.user_agent(self.settings.limits.user_agent_chars));
+        let who = self.who_asked(user_agent, &client_id, grant_type.as_deref());
         let narrowing = ScopeNarrowing {
             requested_scopes,
             granted_scopes,
@@ -335,6 +398,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             grant_type: who.grant_type,
             user_agent: who.user_agent,
             status,
+            requested_at,
             suppressed_before,
             text_cut: who.text_cut,
         };
@@ -346,10 +410,11 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         unwritten.written();
     }
 
-    /// The peer-chosen texts of a report, cut to the layer's limits.
+    /// The peer-chosen texts of a report, cut to the layer's limits (the
+    /// user agent already is, and says whether it was).
     fn who_asked(
         &self,
-        request: &CapturedRequest,
+        (user_agent, user_agent_cut): (String, bool),
         client_id: &str,
         grant_type: Option<&str>,
     ) -> WhoAsked {
@@ -362,7 +427,6 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             }
             None => (None, false),
         };
-        let (user_agent, user_agent_cut) = request.user_agent(limits.user_agent_chars);
         WhoAsked {
             client_id: client_id.to_string(),
             grant_type,

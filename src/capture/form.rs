@@ -82,23 +82,30 @@ impl FormCapture {
     /// count (those followed by `&`), so that a value cut by the limit or by
     /// a body read halfway is never reported as if it were whole.
     pub(crate) fn parameters_then(&self, fallback: RequestParameters) -> RequestParameters {
-        let from_body = {
-            let seen = self.seen();
-            let bytes = seen.bytes.as_slice();
-            let complete = if seen.ended && !seen.bytes.overflowed() {
-                bytes
-            } else {
-                memchr::memrchr(b'&', bytes).map_or(&[][..], |end| &bytes[..end])
-            };
-            RequestParameters::from_form(complete)
-        };
-        let known = from_body.or(fallback);
+        let known = self
+            .read_complete(RequestParameters::from_form)
+            .or(fallback);
         match &self.0.authorization {
             Some(authorization) => {
                 known.or(RequestParameters::from_basic_credentials(authorization))
             }
             None => known,
         }
+    }
+}
+
+impl FormCapture {
+    /// Reads the complete `name=value` pairs seen so far (see
+    /// [`parameters_then`](Self::parameters_then)).
+    pub(crate) fn read_complete<T>(&self, read: impl FnOnce(&[u8]) -> T) -> T {
+        let seen = self.seen();
+        let bytes = seen.bytes.as_slice();
+        let complete = if seen.ended && !seen.bytes.overflowed() {
+            bytes
+        } else {
+            memchr::memrchr(b'&', bytes).map_or(&[][..], |end| &bytes[..end])
+        };
+        read(complete)
     }
 }
 

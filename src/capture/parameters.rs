@@ -94,6 +94,63 @@ impl RequestParameters {
     }
 }
 
+/// The parameters that tie the legs of one authorization together
+/// (authorize request, code redirect, token request), read only when the
+/// layer follows authorizations. The first occurrence of each counts.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct LinkParameters {
+    pub(crate) response_type: Option<String>,
+    pub(crate) scope: Option<ScopeSet>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) grant_type: Option<String>,
+    pub(crate) code: Option<String>,
+    pub(crate) code_verifier: Option<String>,
+}
+
+impl LinkParameters {
+    pub(crate) fn from_urlencoded(bytes: &[u8]) -> Self {
+        let mut parameters = Self::default();
+        for (name, value) in form_urlencoded::parse(bytes) {
+            let slot = match &*name {
+                "scope" => {
+                    if parameters.scope.is_none() {
+                        parameters.scope = Some(ScopeSet::parse(&value));
+                    }
+                    continue;
+                }
+                "response_type" => &mut parameters.response_type,
+                "client_id" => &mut parameters.client_id,
+                "state" => &mut parameters.state,
+                "code_challenge" => &mut parameters.code_challenge,
+                "grant_type" => &mut parameters.grant_type,
+                "code" => &mut parameters.code,
+                "code_verifier" => &mut parameters.code_verifier,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.into_owned());
+            }
+        }
+        parameters
+    }
+
+    /// Each parameter as `self` gives it, or else as `fallback` does.
+    pub(crate) fn or(self, fallback: Self) -> Self {
+        Self {
+            response_type: self.response_type.or(fallback.response_type),
+            scope: self.scope.or(fallback.scope),
+            client_id: self.client_id.or(fallback.client_id),
+            state: self.state.or(fallback.state),
+            code_challenge: self.code_challenge.or(fallback.code_challenge),
+            grant_type: self.grant_type.or(fallback.grant_type),
+            code: self.code.or(fallback.code),
+            code_verifier: self.code_verifier.or(fallback.code_verifier),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +161,19 @@ mod tests {
             parameters.scope.unwrap_or_default().to_string(),
             parameters.client_id.unwrap_or_default(),
         )
+    }
+
+    #[test]
+    fn link_parameters_take_the_first_of_each() {
+        let parameters = LinkParameters::from_urlencoded(
+            b"grant_type=authorization_code&code=a%2Bb&code=second&code_verifier=v&state=s&device_code=d",
+        )
+        .or(LinkParameters::from_urlencoded(b"state=query&client_id=c"));
+        assert_eq!(parameters.code.as_deref(), Some("a+b"));
+        assert_eq!(parameters.code_verifier.as_deref(), Some("v"));
+        assert_eq!(parameters.state.as_deref(), Some("s"));
+        assert_eq!(parameters.client_id.as_deref(), Some("c"));
+        assert_eq!(parameters.response_type, None);
     }
 
     #[test]

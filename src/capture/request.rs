@@ -7,7 +7,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Request};
 
 use super::form::FormCapture;
-use super::parameters::RequestParameters;
+use super::parameters::{LinkParameters, RequestParameters};
 use crate::report::cut_to_chars;
 
 /// The parts of a request the rejection path may need, taken cheaply: the
@@ -59,6 +59,23 @@ impl CapturedRequest {
         let from_query = || query.map(RequestParameters::from_query).unwrap_or_default();
         match &self.form {
             Some(form) => form.parameters_then(from_query()),
+            None => from_query(),
+        }
+    }
+
+    /// The parameters that link the legs of one authorization, from the
+    /// form body if it has them, else from the query.
+    pub(crate) fn link_parameters(&self) -> LinkParameters {
+        let query = self.path_and_query.as_ref().and_then(PathAndQuery::query);
+        let from_query = || {
+            query
+                .map(|query| LinkParameters::from_urlencoded(query.as_bytes()))
+                .unwrap_or_default()
+        };
+        match &self.form {
+            Some(form) => form
+                .read_complete(LinkParameters::from_urlencoded)
+                .or(from_query()),
             None => from_query(),
         }
     }

@@ -40,6 +40,8 @@ pub(crate) fn worth_watching(
 struct Members {
     error: Option<String>,
     scope: Option<String>,
+    /// Present or not; its value is skipped, never copied.
+    access_token: Option<serde::de::IgnoredAny>,
 }
 
 /// A JSON answer, as far as scopes go.
@@ -49,6 +51,9 @@ pub(crate) enum TokenAnswer {
     InvalidScope,
     /// A success that names the scopes it granted.
     Granted(String),
+    /// A grant (an `access_token`) without `scope`: as requested
+    /// (RFC 6749 §5.1).
+    AsRequested,
     /// Anything else, including bytes that are not one whole JSON object.
     Other,
 }
@@ -65,7 +70,13 @@ impl TokenAnswer {
             Ok(Members {
                 error: None,
                 scope: Some(scope),
+                ..
             }) => Self::Granted(scope),
+            Ok(Members {
+                error: None,
+                scope: None,
+                access_token: Some(_),
+            }) => Self::AsRequested,
             _ => Self::Other,
         }
     }
@@ -120,6 +131,10 @@ mod tests {
         );
         assert_eq!(
             TokenAnswer::parse(br#"{"access_token":"secret"}"#),
+            TokenAnswer::AsRequested
+        );
+        assert_eq!(
+            TokenAnswer::parse(br#"{"request_uri":"urn:x","expires_in":60}"#),
             TokenAnswer::Other
         );
     }

@@ -1,4 +1,4 @@
-//! Pure: does a `Location` value carry `error=invalid_scope`?
+//! Pure: does a `Location` value carry `error=invalid_scope`, or a code?
 
 use std::borrow::Cow;
 
@@ -34,12 +34,52 @@ pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
 /// that a Location that cannot spell it pays for none of this.
 fn decodes_to_invalid_scope(location: &[u8]) -> bool {
     let location = without_tabs_and_newlines(trim_c0_and_space(location));
-    let (before_fragment, fragment) = match memchr::memchr(b'#', &location) {
+    let (query, fragment) = query_and_fragment(&location);
+    query.is_some_and(has_invalid_scope_error) || fragment.is_some_and(has_invalid_scope_error)
+}
+
+/// The query and the fragment of a trimmed Location, by where the URL
+/// standard starts them.
+fn query_and_fragment(location: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+    let (before_fragment, fragment) = match memchr::memchr(b'#', location) {
         Some(hash) => (&location[..hash], Some(&location[hash + 1..])),
-        None => (&location[..], None),
+        None => (location, None),
     };
     let query = memchr::memchr(b'?', before_fragment).map(|mark| &before_fragment[mark + 1..]);
-    query.is_some_and(has_invalid_scope_error) || fragment.is_some_and(has_invalid_scope_error)
+    (query, fragment)
+}
+
+/// What a success redirect of the authorization-code flow carries
+/// (RFC 6749 §4.1.2): the code, and the client's `state` if it sent one.
+#[derive(Debug, PartialEq)]
+pub(crate) struct CodeRedirect {
+    pub(crate) code: String,
+    pub(crate) state: Option<String>,
+}
+
+/// The `code` and `state` of a redirect's `Location`, from its query or,
+/// if the query has no code, its fragment (`response_mode=fragment`, the
+/// hybrid flow). A Location without the bytes `code=` is ruled out without
+/// decoding. The first occurrence of each parameter counts.
+pub(crate) fn code_redirect(location: &[u8]) -> Option<CodeRedirect> {
+    memchr::memmem::find(location, b"code=")?;
+    let location = without_tabs_and_newlines(trim_c0_and_space(location));
+    let (query, fragment) = query_and_fragment(&location);
+    let found = [query, fragment]
+        .into_iter()
+        .flatten()
+        .find_map(|parameters| {
+            let (mut code, mut state) = (None, None);
+            for (name, value) in form_urlencoded::parse(parameters) {
+                match &*name {
+                    "code" if code.is_none() => code = Some(value.into_owned()),
+                    "state" if state.is_none() => state = Some(value.into_owned()),
+                    _ => {}
+                }
+            }
+            Some(CodeRedirect { code: code?, state })
+        });
+    found
 }
 
 /// The cheap test before any decoding: could these bytes decode to
@@ -151,7 +191,38 @@ fn has_invalid_scope_error(parameters: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::carries_invalid_scope;
+    use super::{carries_invalid_scope, code_redirect, CodeRedirect};
+
+    #[test]
+    fn a_code_redirect_gives_its_code_and_state() {
+        let found = |location: &str| code_redirect(location.as_bytes());
+        let code = |code: &str, state: Option<&str>| {
+            Some(CodeRedirect {
+                code: code.into(),
+                state: state.map(Into::into),
+            })
+        };
+        assert_eq!(
+            found("https://client.example/cb?code=a%2Bb&state=x%20y&iss=https%3A%2F%2Fas"),
+            code("a+b", Some("x y"))
+        );
+        assert_eq!(
+            found(" https://c/cb#state=s&co\tde=c1&code=c2 "),
+            code("c1", Some("s")),
+            "the tab the URL standard drops is dropped, and the first code counts"
+        );
+        assert_eq!(found("https://c/cb?state=s#code=c"), code("c", None));
+        assert_eq!(found("https://c/cb?code=c"), code("c", None));
+        for none in [
+            "https://c/cb?error=invalid_scope&state=s",
+            "https://c/cb?device_code=d",
+            "https://c/code=/cb",
+            "/interaction/abc",
+            "",
+        ] {
+            assert_eq!(found(none), None, "{none}");
+        }
+    }
 
     fn detects(location: &str) -> bool {
         carries_invalid_scope(location.as_bytes())

@@ -8,6 +8,6 @@ mod media_type;
 mod statuses;
 
 pub(crate) use self::json_answer::{worth_watching, TokenAnswer};
-pub(crate) use self::location::carries_invalid_scope;
+pub(crate) use self::location::{carries_invalid_scope, code_redirect};
 pub(crate) use self::media_type::has_media_type;
 pub(crate) use self::statuses::RedirectStatuses;

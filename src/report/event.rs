@@ -115,6 +115,7 @@ pub(crate) fn emit_narrowing(narrowing: &ScopeNarrowing, limits: &EventLimits, l
                 grant_type = narrowing.grant_type.as_deref().map(|grant_type| tracing::field::display(EscapedText(grant_type))),
                 user_agent = %EscapedText(&narrowing.user_agent),
                 status = narrowing.status.as_u16(),
+                requested_at = narrowing.requested_at,
                 requested_count = narrowing.requested_scopes.len(),
                 granted_count = narrowing.granted_scopes.len(),
                 dropped_count = narrowing.dropped_scopes.len(),

@@ -18,6 +18,9 @@ pub(crate) struct ScopeNarrowing {
     pub(crate) grant_type: Option<String>,
     pub(crate) user_agent: String,
     pub(crate) status: StatusCode,
+    /// `Some("authorize")` when the requested scopes are those of the
+    /// authorize request a token request redeemed.
+    pub(crate) requested_at: Option<&'static str>,
     pub(crate) suppressed_before: u64,
     /// Whether `client_id`, `grant_type` or `user_agent` were cut.
     pub(crate) text_cut: bool,

@@ -1,0 +1,88 @@
+//! [`Link`]: a keyed hash of what two legs of one authorization share.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+/// What the legs of one authorization share, by kind: the same text is a
+/// different link as a `state` and as a code.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Shared {
+    /// The client's `state`, echoed in the code redirect.
+    State,
+    /// The PKCE `code_challenge` (RFC 7636), or what the token request's
+    /// `code_verifier` hashes to.
+    Challenge,
+    /// The authorization code.
+    Code,
+}
+
+/// A keyed hash of one shared value: the only form in which a `state`, a
+/// challenge or a code is kept. Without the key it says nothing about the
+/// value, and it never reaches a log.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Link([u8; 16]);
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Link(..)")
+    }
+}
+
+/// HMAC-SHA-256 under the store's key, cut to 128 bits.
+#[derive(Clone)]
+pub(crate) struct LinkKey(Hmac<Sha256>);
+
+impl LinkKey {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        // HMAC takes a key of any length.
+        Self(Hmac::new_from_slice(key).unwrap_or_else(|_| unreachable!()))
+    }
+
+    pub(crate) fn link(&self, shared: Shared, value: &str) -> Link {
+        let mut mac = self.0.clone();
+        mac.update(&[shared as u8]);
+        mac.update(value.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut link = [0; 16];
+        link.copy_from_slice(&digest[..16]);
+        Link(link)
+    }
+}
+
+impl std::fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkKey(..)")
+    }
+}
+
+/// The `S256` challenge of a `code_verifier` (RFC 7636 §4.2):
+/// `BASE64URL(SHA256(verifier))`, without padding.
+pub(crate) fn s256_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s256_matches_rfc_7636_appendix_b() {
+        assert_eq!(
+            s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn a_link_depends_on_the_key_the_kind_and_the_value() {
+        let key = LinkKey::new(b"one key");
+        let link = key.link(Shared::Code, "abc");
+        assert_eq!(link, key.link(Shared::Code, "abc"));
+        assert_ne!(link, key.link(Shared::State, "abc"));
+        assert_ne!(link, key.link(Shared::Code, "abd"));
+        assert_ne!(link, LinkKey::new(b"another key").link(Shared::Code, "abc"));
+        assert_eq!(format!("{link:?}"), "Link(..)");
+    }
+}

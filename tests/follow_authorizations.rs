@@ -1,0 +1,340 @@
+//! Following an authorization from authorize to token
+//! (`follow_authorizations`): a token answer that grants fewer scopes than
+//! the authorize request asked for is reported once, whichever leg carries
+//! the code, and never with a code, state or verifier in it.
+
+mod support;
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, LOCATION, USER_AGENT};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use invalid_scope_observer::body::RequestBody;
+use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
+use support::{ours, run_captured, CapturedEvent};
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+/// RFC 7636, Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA";
+const STATE: &str = "af0ifjsldkj";
+
+/// One leg of a flow: the request the client sends and the answer the
+/// server gives it.
+struct Leg(Request<Full<Bytes>>, Response<Full<Bytes>>);
+
+fn authorize(query: &str) -> Request<Full<Bytes>> {
+    Request::get(format!(
+        "/authorize?response_type=code&client_id=wizard&{query}"
+    ))
+    .header(USER_AGENT, "browser/1.0")
+    .body(Full::default())
+    .unwrap()
+}
+
+fn redirect(location: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(303)
+        .header(LOCATION, location)
+        .body(Full::default())
+        .unwrap()
+}
+
+fn code_redirect(state: Option<&str>) -> Response<Full<Bytes>> {
+    let state = state
+        .map(|state| format!("&state={state}"))
+        .unwrap_or_default();
+    redirect(&format!("https://client.example/cb?code={CODE}{state}"))
+}
+
+fn resume() -> Request<Full<Bytes>> {
+    Request::get("/auth/resume-uid")
+        .header(USER_AGENT, "browser/1.0")
+        .body(Full::default())
+        .unwrap()
+}
+
+fn token(form: &str) -> Request<Full<Bytes>> {
+    Request::post("/token")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(USER_AGENT, "backend/2.0")
+        .body(Full::new(Bytes::from(format!(
+            "grant_type=authorization_code&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&{form}"
+        ))))
+        .unwrap()
+}
+
+fn grant(scope: Option<&str>) -> Response<Full<Bytes>> {
+    let scope = scope
+        .map(|scope| format!(r#","scope":"{scope}""#))
+        .unwrap_or_default();
+    Response::builder()
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(format!(
+            r#"{{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600{scope}}}"#
+        ))))
+        .unwrap()
+}
+
+/// Runs the legs in order through one observed service (an inner service
+/// that reads each request body whole and gives the scripted answer), each
+/// answer read to its end; returns this crate's events.
+fn run(
+    follow: Option<FollowAuthorizations>,
+    legs: Vec<Leg>,
+    pause_before_last: Duration,
+) -> Vec<CapturedEvent> {
+    let (requests, answers): (Vec<_>, VecDeque<_>) =
+        legs.into_iter().map(|Leg(rq, rs)| (rq, rs)).unzip();
+    let answers = Arc::new(Mutex::new(answers));
+    let inner = service_fn(move |request: Request<RequestBody<Full<Bytes>>>| {
+        let answer = answers.lock().unwrap().pop_front().unwrap();
+        async move {
+            request.into_body().collect().await.unwrap();
+            Ok::<_, Infallible>(answer)
+        }
+    });
+    let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("read write")).observe_bodies();
+    let layer = match follow {
+        Some(follow) => layer.follow_authorizations(follow),
+        None => layer,
+    };
+    let mut service = layer.layer(inner);
+    let count = requests.len();
+    let (_, events) = run_captured(async move {
+        for (n, request) in requests.into_iter().enumerate() {
+            if n + 1 == count {
+                tokio::time::sleep(pause_before_last).await;
+            }
+            let response = service.ready().await.unwrap().call(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        }
+    });
+    ours(&events).into_iter().cloned().collect()
+}
+
+fn followed(legs: Vec<Leg>) -> Vec<CapturedEvent> {
+    run(
+        Some(FollowAuthorizations::in_memory()),
+        legs,
+        Duration::ZERO,
+    )
+}
+
+fn assert_one_narrowing(events: &[CapturedEvent]) {
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.message(), "oauth.scope_narrowed");
+    for (field, value) in [
+        ("requested_scopes", "read write"),
+        ("granted_scopes", "read"),
+        ("dropped_scopes", "write"),
+        ("client_id", "wizard"),
+        ("grant_type", "authorization_code"),
+        ("requested_at", "authorize"),
+        ("user_agent", "browser/1.0"),
+        ("status", "200"),
+    ] {
+        assert_eq!(event.field(field), value, "{field}");
+    }
+    let text = format!("{event:?}");
+    for secret in [CODE, STATE, VERIFIER, CHALLENGE, "2YotnFZFEjr1zCsicMWpAA"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[test]
+fn the_code_in_the_authorize_answer() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            code_redirect(Some(STATE)),
+        ),
+        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+    ]);
+    assert_one_narrowing(&events);
+}
+
+#[test]
+fn without_following_the_same_flow_reports_nothing() {
+    let events = run(
+        None,
+        vec![
+            Leg(
+                authorize(&format!("scope=read+write&state={STATE}")),
+                code_redirect(Some(STATE)),
+            ),
+            Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        ],
+        Duration::ZERO,
+    );
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn the_code_after_login_and_consent_linked_by_state() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(
+            Request::post("/interaction/resume-uid/login")
+                .body(Full::default())
+                .unwrap(),
+            redirect("/auth/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(Some(STATE))),
+        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+    ]);
+    assert_one_narrowing(&events);
+}
+
+#[test]
+fn the_code_after_an_interaction_linked_by_pkce_alone() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!(
+                "scope=read+write&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(None)),
+        Leg(
+            token(&format!("code={CODE}&code_verifier={VERIFIER}")),
+            grant(Some("read")),
+        ),
+    ]);
+    assert_one_narrowing(&events);
+}
+
+#[test]
+fn a_plain_pkce_challenge_links_too() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!(
+                "scope=read+write&code_challenge={VERIFIER}&code_challenge_method=plain"
+            )),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(None)),
+        Leg(
+            token(&format!("code={CODE}&code_verifier={VERIFIER}")),
+            grant(Some("read")),
+        ),
+    ]);
+    assert_one_narrowing(&events);
+}
+
+#[test]
+fn neither_state_nor_pkce_after_an_interaction_cannot_be_followed() {
+    let events = followed(vec![
+        Leg(authorize("scope=read+write"), redirect("/interaction/uid")),
+        Leg(resume(), code_redirect(None)),
+        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_code_used_twice_is_reported_once() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            code_redirect(Some(STATE)),
+        ),
+        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+    ]);
+    assert_one_narrowing(&events);
+}
+
+#[test]
+fn an_answer_without_scope_is_as_requested_and_uses_the_authorization() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            code_redirect(Some(STATE)),
+        ),
+        Leg(token(&format!("code={CODE}")), grant(None)),
+        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_grant_of_everything_asked_reports_nothing() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            code_redirect(Some(STATE)),
+        ),
+        Leg(token(&format!("code={CODE}")), grant(Some("write read"))),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn an_expired_authorization_is_not_followed() {
+    let legs = || {
+        vec![
+            Leg(
+                authorize(&format!("scope=read+write&state={STATE}")),
+                code_redirect(Some(STATE)),
+            ),
+            Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        ]
+    };
+    let short = || FollowAuthorizations::in_memory().ttl(Duration::from_millis(50));
+    assert!(run(Some(short()), legs(), Duration::from_millis(100)).is_empty());
+    assert_eq!(run(Some(short()), legs(), Duration::ZERO).len(), 1);
+}
+
+#[test]
+fn a_full_store_lets_the_oldest_go() {
+    let legs = vec![
+        Leg(
+            authorize("scope=read+write&state=first"),
+            redirect("https://client.example/cb?code=first-code&state=first"),
+        ),
+        Leg(
+            authorize("scope=read+write&state=second"),
+            redirect("https://client.example/cb?code=second-code&state=second"),
+        ),
+        Leg(token("code=first-code"), grant(Some("read"))),
+        Leg(token("code=second-code"), grant(Some("read"))),
+    ];
+    let events = run(
+        Some(FollowAuthorizations::in_memory().capacity(1)),
+        legs,
+        Duration::ZERO,
+    );
+    assert_eq!(events.len(), 1, "only the second: {events:?}");
+    assert_eq!(events[0].field("dropped_scopes"), "write");
+}
+
+#[test]
+fn another_grant_type_is_not_linked() {
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            code_redirect(Some(STATE)),
+        ),
+        Leg(
+            Request::post("/token")
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(format!(
+                    "grant_type=refresh_token&refresh_token=r&code={CODE}"
+                ))))
+                .unwrap(),
+            grant(Some("read")),
+        ),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
