@@ -129,6 +129,42 @@ pub(crate) struct Cli {
         value_name = "NAME"
     )]
     posthog_api_key_env: Option<String>,
+    /// Follow each authorization from authorize to token to report the
+    /// scopes a token answer drops: memory, redis or off [default: memory;
+    /// needs observe.bodies].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_STORE",
+        value_name = "STORE"
+    )]
+    correlation_store: Option<CorrelationStore>,
+    /// Authorizations kept at most; when full the oldest goes [default: 100000].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_CAPACITY",
+        value_name = "N"
+    )]
+    correlation_capacity: Option<usize>,
+    /// Seconds an authorization waits for its token request [default: 600].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_TTL_SECONDS",
+        value_name = "SECONDS"
+    )]
+    correlation_ttl_seconds: Option<u64>,
+}
+
+/// Where `[correlation]` keeps the authorizations it follows.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CorrelationStore {
+    /// In this process (the default).
+    #[default]
+    Memory,
+    /// In Redis, shared by a fleet (not in this version: refused at start).
+    Redis,
+    /// Not at all.
+    Off,
 }
 
 /// How log lines look on stdout.
@@ -166,6 +202,18 @@ struct File {
     #[serde(default)]
     admin: AdminSection,
     posthog: Option<PostHog>,
+    #[serde(default)]
+    correlation: CorrelationSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorrelationSection {
+    store: Option<CorrelationStore>,
+    redis_url: Option<String>,
+    hash_key: Option<String>,
+    capacity: Option<usize>,
+    ttl_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,6 +287,15 @@ pub(crate) struct Config {
     pub(crate) upstream_timeout: Duration,
     pub(crate) shutdown_deadline: Duration,
     pub(crate) posthog: Option<PostHog>,
+    /// `[correlation]`, resolved; `None` when off.
+    pub(crate) correlation: Option<Correlation>,
+}
+
+/// How authorizations are followed from authorize to token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Correlation {
+    pub(crate) capacity: usize,
+    pub(crate) ttl: Duration,
 }
 
 impl Config {
@@ -319,7 +376,35 @@ impl Config {
                     .unwrap_or(10),
             ),
             posthog: posthog(cli, file.posthog)?,
+            correlation: correlation(cli, file.correlation)?,
         })
+    }
+}
+
+/// `[correlation]`, each key overridden by its flag or variable.
+fn correlation(cli: &Cli, file: CorrelationSection) -> Result<Option<Correlation>, String> {
+    let store = cli.correlation_store.or(file.store).unwrap_or_default();
+    let capacity = cli
+        .correlation_capacity
+        .or(file.capacity)
+        .unwrap_or(100_000);
+    let ttl_seconds = cli
+        .correlation_ttl_seconds
+        .or(file.ttl_seconds)
+        .unwrap_or(600);
+    if capacity == 0 || ttl_seconds == 0 {
+        return Err("`correlation`: capacity and ttl_seconds must be at least 1 (set `store = \"off\"` to follow nothing)".into());
+    }
+    match store {
+        CorrelationStore::Off => Ok(None),
+        CorrelationStore::Memory => Ok(Some(Correlation {
+            capacity,
+            ttl: Duration::from_secs(ttl_seconds),
+        })),
+        CorrelationStore::Redis => {
+            let _ = (file.redis_url, file.hash_key);
+            Err("`correlation.store = \"redis\"` is not available in this version: use \"memory\" (each instance follows the flows it sees) or \"off\"".into())
+        }
     }
 }
 
@@ -424,6 +509,37 @@ mod tests {
         assert_eq!(config.body_limit, 8192);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!((config.per_second, config.burst), (100, 100));
+        assert_eq!(
+            config.correlation,
+            Some(Correlation {
+                capacity: 100_000,
+                ttl: Duration::from_secs(600)
+            })
+        );
+    }
+
+    #[test]
+    fn correlation_is_set_in_its_section_or_by_flags() {
+        let (_file, path) = file(
+            "upstream = \"http://127.0.0.1:8000\"\n\
+             [correlation]\nstore = \"memory\"\ncapacity = 10\nttl_seconds = 60\n",
+        );
+        let config = Config::load(&cli(&["--config", &path])).unwrap();
+        assert_eq!(
+            config.correlation,
+            Some(Correlation {
+                capacity: 10,
+                ttl: Duration::from_secs(60)
+            })
+        );
+        let off = Config::load(&cli(&["--config", &path, "--correlation-store", "off"])).unwrap();
+        assert_eq!(off.correlation, None);
+        let error =
+            Config::load(&cli(&["--config", &path, "--correlation-store", "redis"])).unwrap_err();
+        assert!(error.contains("correlation.store"), "{error}");
+        let error =
+            Config::load(&cli(&["--config", &path, "--correlation-capacity", "0"])).unwrap_err();
+        assert!(error.contains("correlation"), "{error}");
     }
 
     #[test]

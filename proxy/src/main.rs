@@ -25,7 +25,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use invalid_scope_observer::{InvalidScopeObserverLayer, PostHogHook, RateLimit, ScopeMetrics};
+use invalid_scope_observer::{
+    FollowAuthorizations, InvalidScopeObserverLayer, PostHogHook, RateLimit, ScopeMetrics,
+};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tower::{BoxError, Layer, Service, ServiceExt};
@@ -135,16 +137,21 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         admin = %config.admin_listen,
         observe = config.observe_enabled,
         bodies = config.observe_bodies,
+        follow_authorizations = config.observe_bodies && config.correlation.is_some(),
         "invalid_scope_proxy.started"
     );
     let status = if !config.observe_enabled {
         serve(listener, forward, &cli, &config, &grantable).await
     } else if config.observe_bodies {
-        let service = layer
-            .observe_bodies()
-            .body_limit(config.body_limit)
-            .layer(forward);
-        serve(listener, service, &cli, &config, &grantable).await
+        let mut layer = layer.observe_bodies().body_limit(config.body_limit);
+        if let Some(correlation) = config.correlation {
+            layer = layer.follow_authorizations(
+                FollowAuthorizations::in_memory()
+                    .capacity(correlation.capacity)
+                    .ttl(correlation.ttl),
+            );
+        }
+        serve(listener, layer.layer(forward), &cli, &config, &grantable).await
     } else {
         serve(listener, layer.layer(forward), &cli, &config, &grantable).await
     };

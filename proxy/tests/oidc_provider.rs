@@ -250,17 +250,16 @@ fn node_oidc_provider_rejections_are_each_reported_once() {
     );
 }
 
-#[test]
-fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
-    let (_server, tap, proxy, runtime) = behind_the_proxy();
-    let mut client = Client::new(runtime, &proxy, &tap);
-
-    let discovery = client.get("/.well-known/openid-configuration");
-    assert_eq!(discovery.status(), StatusCode::OK);
-    assert_eq!(client.get("/jwks").status(), StatusCode::OK);
-
+/// Authorize (`authorize` is its path and query), log in, consent, then the
+/// code for tokens (`token_extra` added to the token form); each step must
+/// succeed. The code and the token answer.
+fn code_flow(
+    client: &mut Client,
+    authorize: &str,
+    token_extra: &str,
+) -> (String, serde_json::Value) {
     // Authorize, log in, consent: each step a 303 to the next.
-    let start = client.get(&authorize("openid+read", ""));
+    let start = client.get(authorize);
     assert_eq!(start.status(), StatusCode::SEE_OTHER);
     let login = path_of(&location(&start));
     assert_eq!(client.get(&login).status(), StatusCode::OK);
@@ -288,11 +287,108 @@ fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
         Some(basic("wizard", WIZARD_SECRET)),
         &format!(
             "grant_type=authorization_code&code={code}\
-             &redirect_uri=https%3A%2F%2Fclient.example%2Fcb"
+             &redirect_uri=https%3A%2F%2Fclient.example%2Fcb{token_extra}"
         ),
     );
     assert_eq!(tokens.status(), StatusCode::OK, "{:?}", tokens.body());
-    let tokens: serde_json::Value = serde_json::from_slice(tokens.body()).unwrap();
+    (code, serde_json::from_slice(tokens.body()).unwrap())
+}
+
+/// The `oauth.scope_narrowed` events: requested, granted, dropped, client,
+/// grant type, where requested.
+fn narrowings(events: &[serde_json::Value]) -> Vec<[String; 6]> {
+    events
+        .iter()
+        .filter(|event| event["fields"]["message"] == "oauth.scope_narrowed")
+        .map(|event| {
+            let text = |name: &str| {
+                event["fields"][name]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            [
+                text("requested_scopes"),
+                text("granted_scopes"),
+                text("dropped_scopes"),
+                text("client_id"),
+                text("grant_type"),
+                text("requested_at"),
+            ]
+        })
+        .collect()
+}
+
+/// node-oidc-provider ignores a scope it does not know: the code flow
+/// succeeds, the token answer's `scope` lacks it, and nothing says so but
+/// the proxy, which follows the authorization from `/auth` through login,
+/// consent and the resume request that carries the code, to `/token`.
+#[test]
+fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
+    // Linked by `state`.
+    let mut client = Client::new(runtime, &proxy, &tap);
+    let (code, tokens) = code_flow(&mut client, &authorize("openid+read+calendar", ""), "");
+    assert_eq!(tokens["scope"], "openid read");
+    // Linked by PKCE alone: no `state`.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    client.cookies.0.clear();
+    let (pkce_code, pkce_tokens) = code_flow(
+        &mut client,
+        &format!(
+            "/auth?response_type=code&client_id=wizard&redirect_uri=https%3A%2F%2Fclient.example%2Fcb\
+             &scope=openid+write+contacts&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ),
+        &format!("&code_verifier={VERIFIER}"),
+    );
+    assert_eq!(pkce_tokens["scope"], "openid write");
+
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let narrowed = |requested: &str, granted: &str, dropped: &str| {
+        [
+            requested,
+            granted,
+            dropped,
+            "wizard",
+            "authorization_code",
+            "authorize",
+        ]
+        .map(str::to_owned)
+    };
+    assert_eq!(
+        narrowings(&events),
+        [
+            narrowed("openid read calendar", "openid read", "calendar"),
+            narrowed("openid write contacts", "openid write", "contacts"),
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(rejections(&events), [], "{events:#?}");
+    let mut secrets = vec![
+        STATE.to_owned(),
+        code,
+        pkce_code,
+        VERIFIER.to_owned(),
+        CHALLENGE.to_owned(),
+    ];
+    for tokens in [&tokens, &pkce_tokens] {
+        secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
+    }
+    assert_no_secret(&events, &secrets);
+}
+
+#[test]
+fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
+    let mut client = Client::new(runtime, &proxy, &tap);
+
+    let discovery = client.get("/.well-known/openid-configuration");
+    assert_eq!(discovery.status(), StatusCode::OK);
+    assert_eq!(client.get("/jwks").status(), StatusCode::OK);
+
+    let (code, tokens) = code_flow(&mut client, &authorize("openid+read", ""), "");
     assert_eq!(tokens["scope"], "openid read");
 
     let (status, events) = proxy.stop();

@@ -78,7 +78,9 @@ impl MemoryStore {
             .copied()
             .collect();
         for link in &links {
-            entries.by_link.insert(*link, id);
+            if let Some(before) = entries.by_link.insert(*link, id) {
+                entries.unlink(before, *link);
+            }
         }
         entries.authorizations.insert(
             id,
@@ -111,11 +113,16 @@ impl MemoryStore {
         let Some(entry) = entries.authorizations.get_mut(&id) else {
             return false;
         };
-        if entry.expires <= now || entry.links.len() >= LINKS_PER_AUTHORIZATION {
+        if entry.expires <= now
+            || entry.links.contains(&link)
+            || entry.links.len() >= LINKS_PER_AUTHORIZATION
+        {
             return false;
         }
         entry.links.push(link);
-        entries.by_link.insert(link, id);
+        if let Some(before) = entries.by_link.insert(link, id) {
+            entries.unlink(before, link);
+        }
         true
     }
 
@@ -152,6 +159,17 @@ impl Entries {
             }
         }
         Some(entry)
+    }
+
+    /// `link` now leads to another authorization than `id`: one left with
+    /// no link could never be taken, so it goes.
+    fn unlink(&mut self, id: u64, link: Link) {
+        if let Some(entry) = self.authorizations.get_mut(&id) {
+            entry.links.retain(|kept| *kept != link);
+            if entry.links.is_empty() {
+                self.authorizations.remove(&id);
+            }
+        }
     }
 
     /// Drops the oldest id; whether it was a live authorization.
@@ -255,5 +273,17 @@ mod tests {
         let taken = store.take(&[link("same state")], now).unwrap();
         assert_eq!(taken.requested_scopes.to_string(), "second");
         assert!(store.take(&[link("one")], now).is_some());
+    }
+
+    #[test]
+    fn an_authorization_left_without_links_goes() {
+        let store = MemoryStore::new(Duration::from_secs(600), 100);
+        let now = Instant::now();
+        for _ in 0..50 {
+            store.keep(&[link("constant state")], kept("read"), now);
+        }
+        assert_eq!(store.len().0, 1, "one live authorization, not fifty");
+        assert!(!store.add_link(link("constant state"), link("constant state"), now));
+        assert!(store.take(&[link("constant state")], now).is_some());
     }
 }
