@@ -28,7 +28,9 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, USER_AGENT};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::{Empty, Full};
-use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+use invalid_scope_observer::{
+    FollowAuthorizations, InvalidScopeObserverLayer, RateLimit, ScopeSet,
+};
 use tower::{service_fn, Layer, Service};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -188,6 +190,30 @@ fn pass_through(c: &mut Criterion) {
     peers(c, "rejection", AUTHORIZE, StatusCode::FOUND, REJECTION);
 }
 
+/// The cost of keeping an authorization on a success code redirect
+/// (`follow_authorizations`, in memory: the request's links hashed, the
+/// store written), beside the same redirect behind a layer that reads
+/// bodies but follows nothing. Every request carries the same `state` and
+/// gets the same code, so the store holds one authorization throughout.
+fn follow_authorizations(c: &mut Criterion) {
+    let mut group = c.benchmark_group("follow_code_redirect");
+    let hyper_built = HyperBuilt::new(AUTHORIZE);
+    let reading_bodies = observer(twenty_grantable()).observe_bodies();
+    let mut without = reading_bodies
+        .clone()
+        .layer(answering(StatusCode::FOUND, CODE_REDIRECT));
+    group.bench_function("observed_reading_bodies", |b| {
+        b.iter(|| one_request(&mut without, black_box(hyper_built.request::<Body>())))
+    });
+    let mut following = reading_bodies
+        .follow_authorizations(FollowAuthorizations::in_memory())
+        .layer(answering(StatusCode::FOUND, CODE_REDIRECT));
+    group.bench_function("following_in_memory", |b| {
+        b.iter(|| one_request(&mut following, black_box(hyper_built.request::<Body>())))
+    });
+    group.finish();
+}
+
 /// A token endpoint: a form POST whose body the inner service reads, and a
 /// JSON answer the server writes out, bare and behind a layer that reads
 /// bodies, for an `invalid_scope` error and for a grant (nothing to report).
@@ -332,6 +358,7 @@ fn growth_groups(c: &mut Criterion) {
 criterion_group!(
     benches,
     pass_through,
+    follow_authorizations,
     token_endpoint,
     rejection_with_subscribers,
     growth
