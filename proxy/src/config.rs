@@ -130,8 +130,9 @@ pub(crate) struct Cli {
     )]
     posthog_api_key_env: Option<String>,
     /// Follow each authorization from authorize to token to report the
-    /// scopes a token answer drops: memory, redis or off [default: memory;
-    /// needs observe.bodies].
+    /// scopes a token answer drops: memory, redis or off [default: off
+    /// without a [correlation] section, memory with one; needs
+    /// observe.bodies].
     #[arg(
         long,
         env = "INVALID_SCOPE_PROXY_CORRELATION_STORE",
@@ -158,7 +159,7 @@ pub(crate) struct Cli {
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum CorrelationStore {
-    /// In this process (the default).
+    /// In this process (the default of a `[correlation]` section).
     #[default]
     Memory,
     /// In Redis, shared by a fleet (not in this version: refused at start).
@@ -202,8 +203,7 @@ struct File {
     #[serde(default)]
     admin: AdminSection,
     posthog: Option<PostHog>,
-    #[serde(default)]
-    correlation: CorrelationSection,
+    correlation: Option<CorrelationSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,8 +382,16 @@ impl Config {
 }
 
 /// `[correlation]`, each key overridden by its flag or variable.
-fn correlation(cli: &Cli, file: CorrelationSection) -> Result<Option<Correlation>, String> {
-    let store = cli.correlation_store.or(file.store).unwrap_or_default();
+fn correlation(cli: &Cli, file: Option<CorrelationSection>) -> Result<Option<Correlation>, String> {
+    // Following costs about 1.6 us per success code redirect (BENCHMARKS.md):
+    // asked for by a section or a flag, never by default.
+    let asked = file.is_some() || cli.correlation_store.is_some();
+    let file = file.unwrap_or_default();
+    let store = match cli.correlation_store.or(file.store) {
+        Some(store) => store,
+        None if asked => CorrelationStore::Memory,
+        None => CorrelationStore::Off,
+    };
     let capacity = cli
         .correlation_capacity
         .or(file.capacity)
@@ -509,13 +517,7 @@ mod tests {
         assert_eq!(config.body_limit, 8192);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!((config.per_second, config.burst), (100, 100));
-        assert_eq!(
-            config.correlation,
-            Some(Correlation {
-                capacity: 100_000,
-                ttl: Duration::from_secs(600)
-            })
-        );
+        assert_eq!(config.correlation, None, "off without a section");
     }
 
     #[test]
@@ -534,6 +536,17 @@ mod tests {
         );
         let off = Config::load(&cli(&["--config", &path, "--correlation-store", "off"])).unwrap();
         assert_eq!(off.correlation, None);
+        let (_bare, bare) = file("upstream = \"http://127.0.0.1:8000\"\n[correlation]\n");
+        assert_eq!(
+            Config::load(&cli(&["--config", &bare]))
+                .unwrap()
+                .correlation,
+            Some(Correlation {
+                capacity: 100_000,
+                ttl: Duration::from_secs(600)
+            }),
+            "an empty section is memory with the defaults"
+        );
         let error =
             Config::load(&cli(&["--config", &path, "--correlation-store", "redis"])).unwrap_err();
         assert!(error.contains("correlation.store"), "{error}");
@@ -554,6 +567,7 @@ mod tests {
         assert_eq!(config.grantable.clients["wizard"], ["read"]);
         assert!(config.observe_enabled && config.observe_bodies);
         assert!(config.posthog.is_some());
+        assert!(config.correlation.is_some());
     }
 
     #[test]

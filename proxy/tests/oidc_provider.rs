@@ -30,6 +30,8 @@ known_scopes = ["openid", "offline_access", "read", "write", "admin"]
 [grantable]
 default = ["openid", "read", "write"]
 clients = { robot = ["read"] }
+[correlation]
+store = "memory"
 "#;
 
 /// node-oidc-provider serving on 127.0.0.1.
