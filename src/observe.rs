@@ -12,7 +12,7 @@ use tracing::Level;
 
 use crate::capture::CapturedRequest;
 use crate::detect::{carries_invalid_scope, RedirectStatuses, TokenAnswer};
-use crate::follow::{Follower, Kept};
+use crate::follow::Follower;
 use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::report::{
     self, cut_to_chars, Admission, EventBudgets, EventLimits, InvalidScopeRejection, RejectionKind,
@@ -158,9 +158,11 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         }
         if let Some(granted) = decision.and_then(|decision| decision.granted.as_ref()) {
             self.guarded(|| {
-                self.report_narrowing(
+                report_narrowing(
+                    &self.budgets,
+                    &self.settings,
                     Asked::of(request, decision),
-                    request,
+                    request.user_agent(self.settings.limits.user_agent_chars),
                     None,
                     response.status(),
                     granted.clone(),
@@ -210,7 +212,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
 
     /// A token grant: compared with the authorize request it redeems when
     /// that one was followed (and forgotten then, granted as requested or
-    /// not), else with the token request's own `scope`.
+    /// not), else with the token request's own `scope`. With a store that
+    /// answers later (Redis), the report is made when it answers, in the
+    /// request's span.
     fn report_grant(
         &self,
         request: &CapturedRequest,
@@ -218,28 +222,69 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         granted: Option<ScopeSet>,
     ) {
-        let followed = self
+        let user_agent_chars = self.settings.limits.user_agent_chars;
+        let redeemed = self
             .follow
             .as_ref()
-            .and_then(|follow| follow.take_for_token(request));
-        let Some(granted) = granted else { return };
-        match followed {
-            Some(Kept {
-                requested_scopes,
-                client_id,
-                user_agent,
-            }) => {
-                let asked = Asked {
-                    requested_scopes,
-                    client_id,
-                    grant_type: Some("authorization_code".to_string()),
-                };
-                self.report_narrowing(asked, request, Some(user_agent), status, granted);
+            .and_then(|follow| Some((follow, follow.redeemed_links(request)?)));
+        let Some((follow, links)) = redeemed else {
+            if let Some(granted) = granted {
+                let user_agent = request.user_agent(user_agent_chars);
+                let asked = Asked::of(request, decision);
+                report_narrowing(
+                    &self.budgets,
+                    &self.settings,
+                    asked,
+                    user_agent,
+                    None,
+                    status,
+                    granted,
+                );
             }
-            None => {
-                self.report_narrowing(Asked::of(request, decision), request, None, status, granted)
+            return;
+        };
+        // What the token request itself says, should the authorization not be found.
+        let own = granted.is_some().then(|| {
+            (
+                Asked::of(request, decision),
+                request.user_agent(user_agent_chars),
+            )
+        });
+        let budgets = Arc::clone(&self.budgets);
+        let settings = self.settings;
+        let span = tracing::Span::current();
+        follow.take(links, move |kept| {
+            let Some(granted) = granted else { return };
+            let _in_the_request_span = span.enter();
+            let report = || match (kept, own) {
+                (Some(kept), _) => {
+                    let asked = Asked {
+                        requested_scopes: kept.requested_scopes,
+                        client_id: kept.client_id,
+                        grant_type: Some("authorization_code".to_string()),
+                    };
+                    let at = Some("authorize");
+                    report_narrowing(
+                        &budgets,
+                        &settings,
+                        asked,
+                        kept.user_agent,
+                        at,
+                        status,
+                        granted,
+                    );
+                }
+                (None, Some((asked, user_agent))) => {
+                    report_narrowing(
+                        &budgets, &settings, asked, user_agent, None, status, granted,
+                    );
+                }
+                (None, None) => {}
+            };
+            if catch_unwind(AssertUnwindSafe(report)).is_err() {
+                report_panic_once("oauth.authorize.invalid_scope.observer_panicked", "follow");
             }
-        }
+        });
     }
 
     /// Runs user code (the grantable source, the hook) so that whatever
@@ -340,7 +385,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             RejectionKind::Authorize => None,
         };
         let user_agent = request.user_agent(self.settings.limits.user_agent_chars);
-        let who = self.who_asked(user_agent, &client_id, grant_type);
+        let who = who_asked(&self.settings.limits, user_agent, &client_id, grant_type);
         InvalidScopeRejection {
             requested_scopes,
             grantable_scopes,
@@ -357,84 +402,6 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         }
     }
 
-    /// Reports `requested - granted` when it is not empty. `asked` comes
-    /// from the decision or the request, or, with `followed_user_agent`,
-    /// from the authorize request a token request redeemed.
-    fn report_narrowing(
-        &self,
-        asked: Asked,
-        request: &CapturedRequest,
-        followed_user_agent: Option<(String, bool)>,
-        status: StatusCode,
-        granted_scopes: ScopeSet,
-    ) {
-        if !report::narrowing_enabled(self.settings.narrowing_level) {
-            return;
-        }
-        let Asked {
-            requested_scopes,
-            client_id,
-            grant_type,
-        } = asked;
-        let dropped_scopes = requested_scopes.difference(&granted_scopes);
-        if dropped_scopes.is_empty() {
-            return;
-        }
-        let budget = self.budgets.narrowings();
-        let admission = budget.admit();
-        let Admission::Admitted { suppressed_before } = admission else {
-            return;
-        };
-        let unwritten = budget.hold(admission);
-        let requested_at = followed_user_agent.as_ref().map(|_| "authorize");
-        let user_agent = followed_user_agent
-            .unwrap_or_else(|| request.user_agent(self.settings.limits.user_agent_chars));
-        let who = self.who_asked(user_agent, &client_id, grant_type.as_deref());
-        let narrowing = ScopeNarrowing {
-            requested_scopes,
-            granted_scopes,
-            dropped_scopes,
-            client_id: who.client_id,
-            grant_type: who.grant_type,
-            user_agent: who.user_agent,
-            status,
-            requested_at,
-            suppressed_before,
-            text_cut: who.text_cut,
-        };
-        report::emit_narrowing(
-            &narrowing,
-            &self.settings.limits,
-            self.settings.narrowing_level,
-        );
-        unwritten.written();
-    }
-
-    /// The peer-chosen texts of a report, cut to the layer's limits (the
-    /// user agent already is, and says whether it was).
-    fn who_asked(
-        &self,
-        (user_agent, user_agent_cut): (String, bool),
-        client_id: &str,
-        grant_type: Option<&str>,
-    ) -> WhoAsked {
-        let limits = &self.settings.limits;
-        let (client_id, client_id_cut) = cut_to_chars(client_id, limits.client_id_chars);
-        let (grant_type, grant_type_cut) = match grant_type {
-            Some(grant_type) => {
-                let (kept, cut) = cut_to_chars(grant_type, GRANT_TYPE_CHARS);
-                (Some(kept.to_string()), cut)
-            }
-            None => (None, false),
-        };
-        WhoAsked {
-            client_id: client_id.to_string(),
-            grant_type,
-            user_agent,
-            text_cut: client_id_cut || grant_type_cut || user_agent_cut,
-        }
-    }
-
     /// Calls the hook; a panic in it is caught so that the response still
     /// reaches the client, and reported once per process.
     fn call_hook(&self, rejection: &InvalidScopeRejection) {
@@ -447,6 +414,82 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 type_name::<H>(),
             );
         }
+    }
+}
+
+/// Reports `requested - granted` when it is not empty, within the
+/// narrowing budget. `requested_at` is `Some("authorize")` when `asked`
+/// is the authorize request a token request redeemed.
+fn report_narrowing(
+    budgets: &EventBudgets,
+    settings: &Settings,
+    asked: Asked,
+    user_agent: (String, bool),
+    requested_at: Option<&'static str>,
+    status: StatusCode,
+    granted_scopes: ScopeSet,
+) {
+    if !report::narrowing_enabled(settings.narrowing_level) {
+        return;
+    }
+    let Asked {
+        requested_scopes,
+        client_id,
+        grant_type,
+    } = asked;
+    let dropped_scopes = requested_scopes.difference(&granted_scopes);
+    if dropped_scopes.is_empty() {
+        return;
+    }
+    let budget = budgets.narrowings();
+    let admission = budget.admit();
+    let Admission::Admitted { suppressed_before } = admission else {
+        return;
+    };
+    let unwritten = budget.hold(admission);
+    let who = who_asked(
+        &settings.limits,
+        user_agent,
+        &client_id,
+        grant_type.as_deref(),
+    );
+    let narrowing = ScopeNarrowing {
+        requested_scopes,
+        granted_scopes,
+        dropped_scopes,
+        client_id: who.client_id,
+        grant_type: who.grant_type,
+        user_agent: who.user_agent,
+        status,
+        requested_at,
+        suppressed_before,
+        text_cut: who.text_cut,
+    };
+    report::emit_narrowing(&narrowing, &settings.limits, settings.narrowing_level);
+    unwritten.written();
+}
+
+/// The peer-chosen texts of a report, cut to the layer's limits (the user
+/// agent already is, and says whether it was).
+fn who_asked(
+    limits: &EventLimits,
+    (user_agent, user_agent_cut): (String, bool),
+    client_id: &str,
+    grant_type: Option<&str>,
+) -> WhoAsked {
+    let (client_id, client_id_cut) = cut_to_chars(client_id, limits.client_id_chars);
+    let (grant_type, grant_type_cut) = match grant_type {
+        Some(grant_type) => {
+            let (kept, cut) = cut_to_chars(grant_type, GRANT_TYPE_CHARS);
+            (Some(kept.to_string()), cut)
+        }
+        None => (None, false),
+    };
+    WhoAsked {
+        client_id: client_id.to_string(),
+        grant_type,
+        user_agent,
+        text_cut: client_id_cut || grant_type_cut || user_agent_cut,
     }
 }
 

@@ -5,115 +5,41 @@
 
 mod support;
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, LOCATION, USER_AGENT};
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use invalid_scope_observer::body::RequestBody;
+use http::header::CONTENT_TYPE;
+use http::Request;
+use http_body_util::Full;
 use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
+use support::flow::{
+    authorize, code_redirect, grant, redirect, resume, server, token, walk, Leg, CHALLENGE, CODE,
+    STATE, VERIFIER,
+};
 use support::{ours, run_captured, CapturedEvent};
-use tower::{service_fn, Layer, Service, ServiceExt};
+use tower::Layer;
 
-/// RFC 7636, Appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA";
-const STATE: &str = "af0ifjsldkj";
-
-/// One leg of a flow: the request the client sends and the answer the
-/// server gives it.
-struct Leg(Request<Full<Bytes>>, Response<Full<Bytes>>);
-
-fn authorize(query: &str) -> Request<Full<Bytes>> {
-    Request::get(format!(
-        "/authorize?response_type=code&client_id=wizard&{query}"
-    ))
-    .header(USER_AGENT, "browser/1.0")
-    .body(Full::default())
-    .unwrap()
-}
-
-fn redirect(location: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(303)
-        .header(LOCATION, location)
-        .body(Full::default())
-        .unwrap()
-}
-
-fn code_redirect(state: Option<&str>) -> Response<Full<Bytes>> {
-    let state = state
-        .map(|state| format!("&state={state}"))
-        .unwrap_or_default();
-    redirect(&format!("https://client.example/cb?code={CODE}{state}"))
-}
-
-fn resume() -> Request<Full<Bytes>> {
-    Request::get("/auth/resume-uid")
-        .header(USER_AGENT, "browser/1.0")
-        .body(Full::default())
-        .unwrap()
-}
-
-fn token(form: &str) -> Request<Full<Bytes>> {
-    Request::post("/token")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(USER_AGENT, "backend/2.0")
-        .body(Full::new(Bytes::from(format!(
-            "grant_type=authorization_code&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&{form}"
-        ))))
-        .unwrap()
-}
-
-fn grant(scope: Option<&str>) -> Response<Full<Bytes>> {
-    let scope = scope
-        .map(|scope| format!(r#","scope":"{scope}""#))
-        .unwrap_or_default();
-    Response::builder()
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(format!(
-            r#"{{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600{scope}}}"#
-        ))))
-        .unwrap()
-}
-
-/// Runs the legs in order through one observed service (an inner service
-/// that reads each request body whole and gives the scripted answer), each
-/// answer read to its end; returns this crate's events.
+/// Runs the legs in order through one observed service in front of the
+/// scripted server, each answer read to its end, pausing before the last;
+/// returns this crate's events.
 fn run(
     follow: Option<FollowAuthorizations>,
     legs: Vec<Leg>,
     pause_before_last: Duration,
 ) -> Vec<CapturedEvent> {
-    let (requests, answers): (Vec<_>, VecDeque<_>) =
-        legs.into_iter().map(|Leg(rq, rs)| (rq, rs)).unzip();
-    let answers = Arc::new(Mutex::new(answers));
-    let inner = service_fn(move |request: Request<RequestBody<Full<Bytes>>>| {
-        let answer = answers.lock().unwrap().pop_front().unwrap();
-        async move {
-            request.into_body().collect().await.unwrap();
-            Ok::<_, Infallible>(answer)
-        }
-    });
     let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("read write")).observe_bodies();
     let layer = match follow {
         Some(follow) => layer.follow_authorizations(follow),
         None => layer,
     };
-    let mut service = layer.layer(inner);
-    let count = requests.len();
+    let mut service = layer.layer(server());
+    let count = legs.len();
     let (_, events) = run_captured(async move {
-        for (n, request) in requests.into_iter().enumerate() {
+        for (n, leg) in legs.into_iter().enumerate() {
             if n + 1 == count {
                 tokio::time::sleep(pause_before_last).await;
             }
-            let response = service.ready().await.unwrap().call(request).await.unwrap();
-            response.into_body().collect().await.unwrap();
+            walk(&mut service, leg).await;
         }
     });
     ours(&events).into_iter().cloned().collect()

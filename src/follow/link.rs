@@ -24,6 +24,27 @@ pub(crate) enum Shared {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Link([u8; 16]);
 
+#[cfg(feature = "redis")]
+impl Link {
+    /// Lowercase hexadecimal: how a link is named outside the process.
+    pub(crate) fn to_hex(self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The link `to_hex` wrote; `None` for anything else.
+    pub(crate) fn from_hex(hex: &str) -> Option<Self> {
+        let bytes = hex.as_bytes();
+        if bytes.len() != 32 {
+            return None;
+        }
+        let mut link = [0; 16];
+        for (byte, pair) in link.iter_mut().zip(bytes.chunks_exact(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(Self(link))
+    }
+}
+
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Link(..)")
@@ -84,5 +105,16 @@ mod tests {
         assert_ne!(link, key.link(Shared::Code, "abd"));
         assert_ne!(link, LinkKey::new(b"another key").link(Shared::Code, "abc"));
         assert_eq!(format!("{link:?}"), "Link(..)");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_link_in_hexadecimal_reads_back() {
+        let link = LinkKey::new(b"key").link(Shared::Code, "abc");
+        assert_eq!(Link::from_hex(&link.to_hex()), Some(link));
+        assert_eq!(link.to_hex().len(), 32);
+        for bad in ["", "zz", &"0".repeat(31), &"g".repeat(32), &"é".repeat(16)] {
+            assert_eq!(Link::from_hex(bad), None, "{bad}");
+        }
     }
 }

@@ -11,6 +11,8 @@
 //! store ([`store`]).
 
 mod link;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 
 use std::time::{Duration, Instant};
@@ -63,6 +65,8 @@ use crate::scope::ScopeSet;
 pub struct FollowAuthorizations {
     ttl: Duration,
     capacity: usize,
+    #[cfg(feature = "redis")]
+    redis: Option<(::redis::Client, LinkKey)>,
 }
 
 impl FollowAuthorizations {
@@ -73,6 +77,59 @@ impl FollowAuthorizations {
         Self {
             ttl: Duration::from_secs(600),
             capacity: 100_000,
+            #[cfg(feature = "redis")]
+            redis: None,
+        }
+    }
+
+    /// Authorizations kept in Redis (feature `redis`), shared by every
+    /// instance given the same server and the same `hash_key`: the authorize
+    /// request may go through one instance and the token request through
+    /// another. Each link is a key `invalid_scope_observer:follow:<hash>`
+    /// with the [`ttl`](Self::ttl), taken with `GETDEL`, so one
+    /// authorization is reported once by the whole fleet (Redis 6.2 or
+    /// later). [`capacity`](Self::capacity) does not apply: Redis's
+    /// `maxmemory` does.
+    ///
+    /// Redis is never waited for: keeping and taking go through a bounded
+    /// queue to one task that talks to Redis (started on the Tokio runtime
+    /// of the first request that needs it). When Redis is down, slow (over
+    /// one second) or the queue is full, the narrowing is not reported,
+    /// `oauth_authorizations_store_failures_total` counts it (with the
+    /// `metrics` feature) and `oauth.follow.store_failed` is logged at
+    /// WARN, at most once a minute.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
+    ///
+    /// let redis = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let hash_key = std::env::var("FOLLOW_HASH_KEY")?; // the same on every instance
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("read write"))
+    ///     .observe_bodies()
+    ///     .follow_authorizations(FollowAuthorizations::in_redis(redis, hash_key.as_bytes()));
+    /// # drop(layer);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `hash_key` is shorter than 32 bytes: the hashes of a `state` or
+    /// a code under a short key could be guessed.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn in_redis(client: ::redis::Client, hash_key: &[u8]) -> Self {
+        assert!(
+            hash_key.len() >= 32,
+            "FollowAuthorizations::in_redis: the hash key must have at least 32 bytes"
+        );
+        Self {
+            redis: Some((client, LinkKey::new(hash_key))),
+            ..Self::in_memory()
         }
     }
 
@@ -102,9 +159,16 @@ impl FollowAuthorizations {
     }
 
     pub(crate) fn start(self) -> Follower {
+        #[cfg(feature = "redis")]
+        if let Some((client, key)) = self.redis {
+            return Follower {
+                key,
+                store: Store::Redis(redis::RedisStore::new(client, self.ttl)),
+            };
+        }
         Follower {
             key: LinkKey::new(&random_key()),
-            store: MemoryStore::new(self.ttl, self.capacity),
+            store: Store::Memory(MemoryStore::new(self.ttl, self.capacity)),
         }
     }
 }
@@ -124,7 +188,7 @@ fn random_key() -> [u8; 32] {
 }
 
 /// What an authorize request leaves for its token request.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Kept {
     pub(crate) requested_scopes: ScopeSet,
     pub(crate) client_id: String,
@@ -136,7 +200,14 @@ pub(crate) struct Kept {
 #[derive(Debug)]
 pub(crate) struct Follower {
     key: LinkKey,
-    store: MemoryStore,
+    store: Store,
+}
+
+#[derive(Debug)]
+enum Store {
+    Memory(MemoryStore),
+    #[cfg(feature = "redis")]
+    Redis(redis::RedisStore),
 }
 
 impl Follower {
@@ -188,23 +259,33 @@ impl Follower {
                 client_id: parameters.client_id.unwrap_or_default(),
                 user_agent: request.user_agent(user_agent_chars),
             };
-            let Evicted(evicted) = self.store.keep(&links, kept, now);
-            count(EVICTED, evicted);
+            match &self.store {
+                Store::Memory(store) => {
+                    let Evicted(evicted) = store.keep(&links, kept, now);
+                    count(EVICTED, evicted);
+                }
+                #[cfg(feature = "redis")]
+                Store::Redis(store) => store.keep(links, kept),
+            }
         } else if let Some(redirect) = redirect {
             if let Some(state) = &redirect.state {
-                self.store.add_link(
-                    self.key.link(Shared::State, state),
-                    self.key.link(Shared::Code, &redirect.code),
-                    now,
-                );
+                let known = self.key.link(Shared::State, state);
+                let code = self.key.link(Shared::Code, &redirect.code);
+                match &self.store {
+                    Store::Memory(store) => {
+                        store.add_link(known, code, now);
+                    }
+                    #[cfg(feature = "redis")]
+                    Store::Redis(store) => store.add_link(known, code),
+                }
             }
         }
     }
 
-    /// The authorization a token request with
-    /// `grant_type=authorization_code` redeems, found by its code or its
-    /// `code_verifier`, and forgotten.
-    pub(crate) fn take_for_token(&self, request: &CapturedRequest) -> Option<Kept> {
+    /// The links of the authorization a token request with
+    /// `grant_type=authorization_code` redeems: its code and its
+    /// `code_verifier`'s challenge. `None` for any other request.
+    pub(crate) fn redeemed_links(&self, request: &CapturedRequest) -> Option<Vec<Link>> {
         let parameters = request.link_parameters();
         if parameters.grant_type.as_deref() != Some("authorization_code") {
             return None;
@@ -218,7 +299,19 @@ impl Follower {
             // `code_challenge_method=plain`: the challenge is the verifier.
             links.push(self.key.link(Shared::Challenge, verifier));
         }
-        self.store.take(&links, Instant::now())
+        Some(links)
+    }
+
+    /// Takes the authorization kept under the first of `links` that has one
+    /// and forgets it under all its links, then calls `then` with it: at
+    /// once from memory, from the store's task for Redis (with `None` if
+    /// Redis did not answer).
+    pub(crate) fn take(&self, links: Vec<Link>, then: impl FnOnce(Option<Kept>) + Send + 'static) {
+        match &self.store {
+            Store::Memory(store) => then(store.take(&links, Instant::now())),
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => store.take(links, Box::new(then)),
+        }
     }
 }
 
@@ -229,6 +322,12 @@ const EVICTED: &str = "oauth_authorizations_evicted_total";
 /// no code in the answer.
 #[cfg(feature = "metrics")]
 const UNFOLLOWABLE: &str = "oauth_authorizations_unfollowable_total";
+/// Keepings and takings that Redis did not do: down, slow, or the queue
+/// to it full.
+#[cfg(all(feature = "metrics", feature = "redis"))]
+const STORE_FAILURES: &str = "oauth_authorizations_store_failures_total";
+#[cfg(all(not(feature = "metrics"), feature = "redis"))]
+const STORE_FAILURES: &str = "";
 #[cfg(not(feature = "metrics"))]
 const EVICTED: &str = "";
 #[cfg(not(feature = "metrics"))]

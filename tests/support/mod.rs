@@ -11,6 +11,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Registry;
 
+pub mod flow;
+
 /// One event as data: level, target and every field as the string a
 /// formatter would print (the message under `message`).
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +62,17 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for CaptureLayer {
             fields,
         });
     }
+}
+
+/// A subscriber that captures every event, and the events so far: for a
+/// test that waits for an event a background task emits.
+pub fn capturing() -> (
+    impl Subscriber + Send + Sync,
+    Arc<Mutex<Vec<CapturedEvent>>>,
+) {
+    let layer = CaptureLayer::default();
+    let events = Arc::clone(&layer.events);
+    (Registry::default().with(layer), events)
 }
 
 /// Runs `f` with a subscriber that captures every event on this thread.
