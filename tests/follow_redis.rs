@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,52 +14,11 @@ use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, Sc
 use support::flow::{
     authorize, code_redirect, grant, redirect, resume, server, token, walk, CODE, STATE,
 };
+use support::redis_server::Redis;
 use support::{block_on, capturing, CapturedEvent};
 use tower::Layer;
 
 const HASH_KEY: &[u8] = b"the same 32+ byte key on every instance";
-
-/// A `redis-server` on a free port of 127.0.0.1, with nothing saved.
-struct Redis {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let address = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--port", &address.port().to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (apt-get install redis-server), as .ci/run installs it");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(address).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, address }
-    }
-
-    fn client(&self) -> redis::Client {
-        redis::Client::open(format!("redis://{}", self.address)).unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn instance(
     redis: &redis::Client,

@@ -153,6 +153,23 @@ pub(crate) struct Cli {
         value_name = "SECONDS"
     )]
     correlation_ttl_seconds: Option<u64>,
+    /// With store redis: the server, as redis://host:port/db.
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL",
+        value_name = "URL"
+    )]
+    correlation_redis_url: Option<String>,
+    /// With store redis: the key of the link hashes, at least 32
+    /// characters, the same on every instance (better as the variable than
+    /// as a flag, which other users can see).
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_HASH_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    correlation_hash_key: Option<String>,
 }
 
 /// Where `[correlation]` keeps the authorizations it follows.
@@ -162,7 +179,7 @@ pub(crate) enum CorrelationStore {
     /// In this process (the default of a `[correlation]` section).
     #[default]
     Memory,
-    /// In Redis, shared by a fleet (not in this version: refused at start).
+    /// In Redis, shared by a fleet (`redis_url`, `hash_key`).
     Redis,
     /// Not at all.
     Off,
@@ -292,10 +309,26 @@ pub(crate) struct Config {
 }
 
 /// How authorizations are followed from authorize to token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Correlation {
     pub(crate) capacity: usize,
     pub(crate) ttl: Duration,
+    /// With `store = "redis"`: the server and the hash key.
+    pub(crate) redis: Option<SharedStore>,
+}
+
+/// A Redis server a fleet shares, and the key of its link hashes.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SharedStore {
+    pub(crate) url: String,
+    pub(crate) hash_key: String,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the key nor a password in the URL.
+        f.debug_struct("SharedStore").finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -403,15 +436,35 @@ fn correlation(cli: &Cli, file: Option<CorrelationSection>) -> Result<Option<Cor
     if capacity == 0 || ttl_seconds == 0 {
         return Err("`correlation`: capacity and ttl_seconds must be at least 1 (set `store = \"off\"` to follow nothing)".into());
     }
+    let ttl = Duration::from_secs(ttl_seconds);
     match store {
         CorrelationStore::Off => Ok(None),
         CorrelationStore::Memory => Ok(Some(Correlation {
             capacity,
-            ttl: Duration::from_secs(ttl_seconds),
+            ttl,
+            redis: None,
         })),
         CorrelationStore::Redis => {
-            let _ = (file.redis_url, file.hash_key);
-            Err("`correlation.store = \"redis\"` is not available in this version: use \"memory\" (each instance follows the flows it sees) or \"off\"".into())
+            let url = cli
+                .correlation_redis_url
+                .clone()
+                .or(file.redis_url)
+                .ok_or("`correlation.redis_url` is required with store = \"redis\"")?;
+            redis::Client::open(url.as_str())
+                .map_err(|error| format!("`correlation.redis_url`: {error}"))?;
+            let hash_key = cli
+                .correlation_hash_key
+                .clone()
+                .or(file.hash_key)
+                .ok_or("`correlation.hash_key` is required with store = \"redis\": at least 32 characters, the same on every instance")?;
+            if hash_key.len() < 32 {
+                return Err("`correlation.hash_key` must have at least 32 characters".into());
+            }
+            Ok(Some(Correlation {
+                capacity,
+                ttl,
+                redis: Some(SharedStore { url, hash_key }),
+            }))
         }
     }
 }
@@ -531,7 +584,8 @@ mod tests {
             config.correlation,
             Some(Correlation {
                 capacity: 10,
-                ttl: Duration::from_secs(60)
+                ttl: Duration::from_secs(60),
+                redis: None,
             })
         );
         let off = Config::load(&cli(&["--config", &path, "--correlation-store", "off"])).unwrap();
@@ -543,13 +597,35 @@ mod tests {
                 .correlation,
             Some(Correlation {
                 capacity: 100_000,
-                ttl: Duration::from_secs(600)
+                ttl: Duration::from_secs(600),
+                redis: None,
             }),
             "an empty section is memory with the defaults"
         );
-        let error =
-            Config::load(&cli(&["--config", &path, "--correlation-store", "redis"])).unwrap_err();
-        assert!(error.contains("correlation.store"), "{error}");
+        let redis = |more: &[&str]| {
+            let mut arguments = vec!["--config", &path, "--correlation-store", "redis"];
+            arguments.extend(more);
+            Config::load(&cli(&arguments))
+        };
+        assert!(redis(&[]).unwrap_err().contains("correlation.redis_url"));
+        let url = ["--correlation-redis-url", "redis://127.0.0.1:6379"];
+        assert!(redis(&url).unwrap_err().contains("correlation.hash_key"));
+        let short = [&url[..], &["--correlation-hash-key", "short"]].concat();
+        assert!(redis(&short).unwrap_err().contains("at least 32"));
+        let key = "k".repeat(32);
+        let good = [&url[..], &["--correlation-hash-key", &key]].concat();
+        let shared = redis(&good).unwrap().correlation.unwrap().redis.unwrap();
+        assert_eq!(shared.url, "redis://127.0.0.1:6379");
+        assert_eq!(format!("{shared:?}"), "SharedStore { .. }");
+        let bad_url = [
+            "--correlation-redis-url",
+            "not a url",
+            "--correlation-hash-key",
+            &key,
+        ];
+        assert!(redis(&bad_url)
+            .unwrap_err()
+            .contains("correlation.redis_url"));
         let error =
             Config::load(&cli(&["--config", &path, "--correlation-capacity", "0"])).unwrap_err();
         assert!(error.contains("correlation"), "{error}");

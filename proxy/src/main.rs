@@ -137,19 +137,29 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         admin = %config.admin_listen,
         observe = config.observe_enabled,
         bodies = config.observe_bodies,
-        follow_authorizations = config.observe_bodies && config.correlation.is_some(),
+        follow_authorizations = match (&config.correlation, config.observe_bodies) {
+            (Some(correlation), true) if correlation.redis.is_some() => "redis",
+            (Some(_), true) => "memory",
+            _ => "off",
+        },
         "invalid_scope_proxy.started"
     );
     let status = if !config.observe_enabled {
         serve(listener, forward, &cli, &config, &grantable).await
     } else if config.observe_bodies {
         let mut layer = layer.observe_bodies().body_limit(config.body_limit);
-        if let Some(correlation) = config.correlation {
-            layer = layer.follow_authorizations(
-                FollowAuthorizations::in_memory()
-                    .capacity(correlation.capacity)
-                    .ttl(correlation.ttl),
-            );
+        if let Some(correlation) = &config.correlation {
+            let follow = match &correlation.redis {
+                None => FollowAuthorizations::in_memory(),
+                Some(shared) => match redis::Client::open(shared.url.as_str()) {
+                    Ok(client) => {
+                        FollowAuthorizations::in_redis(client, shared.hash_key.as_bytes())
+                    }
+                    Err(error) => return refuse(&format!("`correlation.redis_url`: {error}")),
+                },
+            };
+            layer = layer
+                .follow_authorizations(follow.capacity(correlation.capacity).ttl(correlation.ttl));
         }
         serve(listener, layer.layer(forward), &cli, &config, &grantable).await
     } else {

@@ -8,6 +8,8 @@
 //! so "as the server wrote it" is checked on the wire, not against a second
 //! request. When `node_modules` is missing, the test runs `npm ci` once.
 
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
 mod support;
 
 use std::net::SocketAddr;
@@ -111,6 +113,11 @@ impl<'a> Client<'a> {
         self.tap.assert_written(&response);
         self.cookies.keep(&response);
         response
+    }
+
+    /// Sends what follows through `proxy`, keeping the cookies.
+    fn through(&mut self, proxy: &Proxy) {
+        self.proxy = proxy.listen;
     }
 
     fn get(&mut self, path: &str) -> Response<Bytes> {
@@ -260,6 +267,13 @@ fn code_flow(
     authorize: &str,
     token_extra: &str,
 ) -> (String, serde_json::Value) {
+    let code = code_for(client, authorize);
+    let tokens = tokens_for(client, &code, token_extra);
+    (code, tokens)
+}
+
+/// Authorize, log in, consent: the code.
+fn code_for(client: &mut Client, authorize: &str) -> String {
     // Authorize, log in, consent: each step a 303 to the next.
     let start = client.get(authorize);
     assert_eq!(start.status(), StatusCode::SEE_OTHER);
@@ -277,13 +291,15 @@ fn code_flow(
         redirect.starts_with("https://client.example/cb?code="),
         "{redirect}"
     );
-    let code = redirect
+    redirect
         .split(['?', '&'])
         .find_map(|pair| pair.strip_prefix("code="))
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
 
-    // The code for tokens.
+/// The code for tokens (`token_extra` added to the form).
+fn tokens_for(client: &mut Client, code: &str, token_extra: &str) -> serde_json::Value {
     let tokens = client.post_form(
         "/token",
         Some(basic("wizard", WIZARD_SECRET)),
@@ -293,7 +309,7 @@ fn code_flow(
         ),
     );
     assert_eq!(tokens.status(), StatusCode::OK, "{:?}", tokens.body());
-    (code, serde_json::from_slice(tokens.body()).unwrap())
+    serde_json::from_slice(tokens.body()).unwrap()
 }
 
 /// The `oauth.scope_narrowed` events: requested, granted, dropped, client,
@@ -379,6 +395,57 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
         secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
     }
     assert_no_secret(&events, &secrets);
+}
+
+/// Two proxies in front of one server, sharing a real `redis-server`: the
+/// authorize request, login and consent go through one, the token request
+/// through the other, and the narrowing is reported exactly once.
+#[test]
+fn a_fleet_sharing_redis_reports_a_narrowing_once() {
+    let redis = redis_server::Redis::start();
+    let server = OidcProvider::start();
+    let runtime = support::runtime();
+    let tap = Tap::start(&runtime, server.address);
+    let config = format!(
+        "{}\n[correlation]\nstore = \"redis\"\nredis_url = \"redis://{}\"\n\
+         hash_key = \"a key of at least 32 characters for the fleet\"\n",
+        CONFIG.replace("[correlation]\nstore = \"memory\"\n", ""),
+        redis.address
+    );
+    let one = Proxy::start(tap.address, &config);
+    let other = Proxy::start(tap.address, &config);
+    let mut client = Client::new(runtime, &one, &tap);
+    let code = code_for(&mut client, &authorize("openid+read+calendar", ""));
+    // Give the first proxy's queue to Redis a moment, as a person's
+    // consent would.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    client.through(&other);
+    let tokens = tokens_for(&mut client, &code, "");
+    assert_eq!(tokens["scope"], "openid read");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let mut narrowed = Vec::new();
+    for proxy in [one, other] {
+        let (status, events) = proxy.stop();
+        assert!(status.success());
+        assert_eq!(rejections(&events), [], "{events:#?}");
+        assert_no_secret(&events, &[STATE.to_owned(), code.clone()]);
+        narrowed.push(narrowings(&events));
+    }
+    let expected = [
+        "openid read calendar",
+        "openid read",
+        "calendar",
+        "wizard",
+        "authorization_code",
+        "authorize",
+    ]
+    .map(str::to_owned);
+    assert_eq!(
+        narrowed,
+        [vec![], vec![expected]],
+        "reported by the proxy that saw the token answer, once"
+    );
 }
 
 #[test]

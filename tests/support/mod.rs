@@ -12,6 +12,8 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Registry;
 
 pub mod flow;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 
 /// One event as data: level, target and every field as the string a
 /// formatter would print (the message under `message`).
