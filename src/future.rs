@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::{HeadersOnly, JsonWatch, ResponseBody, WithBodies};
+use crate::body::{AnswerWatch, HeadersOnly, ResponseBody, Watched, WithBodies};
 use crate::capture::CapturedRequest;
 use crate::detect::worth_watching;
 use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
@@ -107,7 +107,8 @@ where
             {
                 let decision = response.extensions().get::<ScopeDecision>().cloned();
                 let limit = observer.settings.body_limit;
-                Some(JsonWatch::new(
+                Some(AnswerWatch::new(
+                    Watched::Json,
                     request,
                     response.status(),
                     decision,
@@ -117,7 +118,19 @@ where
             }
             Some((request, observer)) => {
                 observer.observe(&request, &response);
-                None
+                observer
+                    .wants_form_post_page(&request, response.status(), response.headers())
+                    .then(|| {
+                        let limit = observer.settings.body_limit;
+                        AnswerWatch::new(
+                            Watched::FormPostPage,
+                            request,
+                            response.status(),
+                            None,
+                            observer,
+                            limit,
+                        )
+                    })
             }
             None => None,
         };

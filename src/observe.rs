@@ -11,7 +11,10 @@ use http::{Response, StatusCode};
 use tracing::Level;
 
 use crate::capture::CapturedRequest;
-use crate::detect::{carries_invalid_scope, RedirectStatuses, TokenAnswer};
+use crate::detect::{
+    carries_invalid_scope, page_worth_reading, CodeRedirect, FormPostPage, RedirectStatuses,
+    TokenAnswer,
+};
 use crate::follow::Follower;
 use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::report::{
@@ -207,6 +210,45 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 self.guarded(|| self.report_grant(request, status, decision, None))
             }
             _ => {}
+        }
+    }
+
+    /// Whether an answer is worth reading as a `response_mode=form_post`
+    /// page: a `200` or `400` `text/html` page, not compressed, to a request
+    /// that asked for form_post, or, when authorizations are followed, to
+    /// any request (the code of node-oidc-provider's form_post page comes in
+    /// the answer to a resume request that names no response mode).
+    pub(crate) fn wants_form_post_page(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        headers: &http::HeaderMap,
+    ) -> bool {
+        page_worth_reading(status, headers)
+            && (self.follow.is_some() || request.asks_for_form_post())
+    }
+
+    /// Reads a page that may be a form_post answer: `error=invalid_scope`
+    /// is a rejection of the authorize request; a `code` is followed like
+    /// the code of a redirect.
+    pub(crate) fn observe_form_post_page(
+        &self,
+        request: &CapturedRequest,
+        status: StatusCode,
+        html: &[u8],
+    ) {
+        let Some(page) = FormPostPage::read(html) else {
+            return;
+        };
+        if page.is_invalid_scope() {
+            self.guarded(|| self.report_rejection(request, status, None, RejectionKind::Authorize));
+        } else if let (Some(code), Some(follow)) = (page.code, &self.follow) {
+            let redirect = CodeRedirect {
+                code,
+                state: page.state,
+            };
+            let user_agent_chars = self.settings.limits.user_agent_chars;
+            self.guarded(|| follow.follow_code(request, Some(redirect), user_agent_chars));
         }
     }
 

@@ -207,6 +207,16 @@ fn node_oidc_provider_rejections_are_each_reported_once() {
     let fragment = client.get(&authorize("openid+admin", "&response_mode=fragment"));
     assert_eq!(fragment.status(), StatusCode::SEE_OTHER);
     assert!(location(&fragment).starts_with("https://client.example/cb#error=invalid_scope&"));
+    // And in a form_post page: 400 text/html, read with an HTML tokenizer.
+    let page = client.get(&authorize("openid+admin", "&response_mode=form_post"));
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(std::str::from_utf8(page.body())
+        .unwrap()
+        .contains("invalid_scope"));
 
     // 2. The token endpoint: client_credentials, HTTP Basic.
     let token = client.post_form(
@@ -244,6 +254,7 @@ fn node_oidc_provider_rejections_are_each_reported_once() {
         [
             expected("oauth.authorize.invalid_scope", "wizard", 303),
             expected("oauth.authorize.invalid_scope", "wizard", 303),
+            expected("oauth.authorize.invalid_scope", "wizard", 400),
             expected("oauth.token.invalid_scope", "robot", 400),
             expected("oauth.token.invalid_scope", "wizard", 400),
         ],
@@ -286,6 +297,12 @@ fn code_for(client: &mut Client, authorize: &str) -> String {
     assert_eq!(client.get(&consent).status(), StatusCode::OK);
     let consented = client.post_form(&consent, None, "prompt=consent");
     let answer = client.get(&path_of(&location(&consented)));
+    if answer.status() == StatusCode::OK {
+        // response_mode=form_post: the code is a hidden input of a page.
+        let page = std::str::from_utf8(answer.body()).unwrap();
+        let after = &page[page.find(r#"name="code" value=""#).expect(page) + 19..];
+        return after[..after.find('"').unwrap()].to_owned();
+    }
     let redirect = location(&answer);
     assert!(
         redirect.starts_with("https://client.example/cb?code="),
@@ -361,6 +378,14 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
         &format!("&code_verifier={VERIFIER}"),
     );
     assert_eq!(pkce_tokens["scope"], "openid write");
+    // The code in a form_post page, after login and consent.
+    client.cookies.0.clear();
+    let (page_code, page_tokens) = code_flow(
+        &mut client,
+        &authorize("openid+read+calendar", "&response_mode=form_post"),
+        "",
+    );
+    assert_eq!(page_tokens["scope"], "openid read");
 
     let (status, events) = proxy.stop();
     assert!(status.success());
@@ -380,6 +405,7 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
         [
             narrowed("openid read calendar", "openid read", "calendar"),
             narrowed("openid write contacts", "openid write", "contacts"),
+            narrowed("openid read calendar", "openid read", "calendar"),
         ],
         "{events:#?}"
     );
@@ -388,10 +414,11 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
         STATE.to_owned(),
         code,
         pkce_code,
+        page_code,
         VERIFIER.to_owned(),
         CHALLENGE.to_owned(),
     ];
-    for tokens in [&tokens, &pkce_tokens] {
+    for tokens in [&tokens, &pkce_tokens, &page_tokens] {
         secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
     }
     assert_no_secret(&events, &secrets);

@@ -31,7 +31,7 @@ mod response_body;
 pub use self::request_body::RequestBody;
 pub use self::response_body::ResponseBody;
 
-pub(crate) use self::response_body::JsonWatch;
+pub(crate) use self::response_body::{AnswerWatch, Watched};
 
 /// What the layer reads by default: the request's query and headers, the
 /// response's status and headers. Bodies and their types pass through

@@ -43,7 +43,7 @@ pin_project! {
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
-        watch: Option<Box<JsonWatch>>,
+        watch: Option<Box<AnswerWatch>>,
     }
 }
 
@@ -65,7 +65,7 @@ impl<B: Default> Default for ResponseBody<B> {
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, watch: Option<JsonWatch>) -> Self {
+    pub(crate) fn new(inner: B, watch: Option<AnswerWatch>) -> Self {
         Self {
             inner,
             watch: watch.map(Box::new),
@@ -102,7 +102,7 @@ impl<B: Body> Body for ResponseBody<B> {
             (_, None) => false,
             (Some(Ok(frame)), Some(watch)) => {
                 if let Some(data) = frame.data_ref() {
-                    watch.json.record(data);
+                    watch.bytes.record(data);
                 }
                 this.inner.is_end_stream()
             }
@@ -133,34 +133,46 @@ impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody")
             .field("inner", &self.inner)
-            .field("watches_json", &self.watch.is_some())
+            .field("watches_answer", &self.watch.is_some())
             .finish()
     }
 }
 
-/// A JSON answer being watched. Dropping it (when the answer is over, or
-/// with the body) reads what went by and reports it, inside the span that
-/// was current when the watch began.
-pub(crate) struct JsonWatch {
-    json: BoundedBytes,
+/// What kind of answer is watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Watched {
+    /// A JSON answer of the token or PAR endpoint.
+    Json,
+    /// An HTML page that may be a `response_mode=form_post` answer.
+    FormPostPage,
+}
+
+/// An answer being watched. Dropping it (when the answer is over, or with
+/// the body) reads what went by and reports it, inside the span that was
+/// current when the watch began.
+pub(crate) struct AnswerWatch {
+    kind: Watched,
+    bytes: BoundedBytes,
     failed: bool,
     request: CapturedRequest,
     status: StatusCode,
     decision: Option<ScopeDecision>,
-    observer: Arc<dyn ObserveJsonAnswer>,
+    observer: Arc<dyn ObserveAnswer>,
     span: Span,
 }
 
-impl JsonWatch {
+impl AnswerWatch {
     pub(crate) fn new(
+        kind: Watched,
         request: CapturedRequest,
         status: StatusCode,
         decision: Option<ScopeDecision>,
-        observer: Arc<dyn ObserveJsonAnswer>,
+        observer: Arc<dyn ObserveAnswer>,
         limit: usize,
     ) -> Self {
         Self {
-            json: BoundedBytes::new(limit),
+            kind,
+            bytes: BoundedBytes::new(limit),
             failed: false,
             request,
             status,
@@ -171,45 +183,51 @@ impl JsonWatch {
     }
 }
 
-impl Drop for JsonWatch {
+impl Drop for AnswerWatch {
     fn drop(&mut self) {
-        if self.failed || self.json.overflowed() {
+        if self.failed || self.bytes.overflowed() {
             return;
         }
         let _in_the_request_span = self.span.enter();
-        self.observer.observe_json_answer(
+        self.observer.observe_answer(
+            self.kind,
             &self.request,
             self.status,
             self.decision.as_ref(),
-            self.json.as_slice(),
+            self.bytes.as_slice(),
         );
     }
 }
 
 /// An [`Observer`] with its grantable source and hook types erased, so that
 /// [`ResponseBody`] needs no type parameters but the body's.
-pub(crate) trait ObserveJsonAnswer: Send + Sync {
-    fn observe_json_answer(
+pub(crate) trait ObserveAnswer: Send + Sync {
+    fn observe_answer(
         &self,
+        kind: Watched,
         request: &CapturedRequest,
         status: StatusCode,
         decision: Option<&ScopeDecision>,
-        json: &[u8],
+        bytes: &[u8],
     );
 }
 
-impl<G, H> ObserveJsonAnswer for Observer<G, H>
+impl<G, H> ObserveAnswer for Observer<G, H>
 where
     G: GrantableScopes + Send + Sync,
     H: OnRejection + Send + Sync,
 {
-    fn observe_json_answer(
+    fn observe_answer(
         &self,
+        kind: Watched,
         request: &CapturedRequest,
         status: StatusCode,
         decision: Option<&ScopeDecision>,
-        json: &[u8],
+        bytes: &[u8],
     ) {
-        Observer::observe_json_answer(self, request, status, decision, json)
+        match kind {
+            Watched::Json => Observer::observe_json_answer(self, request, status, decision, bytes),
+            Watched::FormPostPage => Observer::observe_form_post_page(self, request, status, bytes),
+        }
     }
 }

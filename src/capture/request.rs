@@ -63,6 +63,22 @@ impl CapturedRequest {
         }
     }
 
+    /// Whether the request asked for `response_mode=form_post`, in its
+    /// query or its form: a byte search, as no other parameter holds these
+    /// bytes.
+    pub(crate) fn asks_for_form_post(&self) -> bool {
+        const ASKED: &[u8] = b"response_mode=form_post";
+        let in_query = self
+            .path_and_query
+            .as_ref()
+            .and_then(PathAndQuery::query)
+            .is_some_and(|query| memchr::memmem::find(query.as_bytes(), ASKED).is_some());
+        in_query
+            || self.form.as_ref().is_some_and(|form| {
+                form.read_complete(|bytes| memchr::memmem::find(bytes, ASKED).is_some())
+            })
+    }
+
     /// The parameters that link the legs of one authorization, from the
     /// form body if it has them, else from the query.
     pub(crate) fn link_parameters(&self) -> LinkParameters {

@@ -25,12 +25,24 @@ pub(crate) fn worth_watching(
         _ if status.is_success() => to_a_form && !granted_decided(),
         _ => false,
     };
-    let compressed = || {
-        headers
-            .get(CONTENT_ENCODING)
-            .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
-    };
-    worth_a_look && !compressed() && has_media_type(headers, "application/json")
+    worth_a_look && !compressed(headers) && has_media_type(headers, "application/json")
+}
+
+/// A `Content-Encoding` other than `identity`: the layer would see
+/// compressed bytes.
+fn compressed(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_ENCODING)
+        .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+}
+
+/// Whether an answer may be a `response_mode=form_post` page: a `200` (a
+/// code) or `400` (an error, as node-oidc-provider answers) HTML page that
+/// is not compressed.
+pub(crate) fn page_worth_reading(status: StatusCode, headers: &HeaderMap) -> bool {
+    matches!(status, StatusCode::OK | StatusCode::BAD_REQUEST)
+        && !compressed(headers)
+        && has_media_type(headers, "text/html")
 }
 
 /// The two members of a token endpoint answer that matter here: `error`

@@ -2,12 +2,14 @@
 //! `Location` carry `error=invalid_scope`, which statuses are redirects worth
 //! a look, which answers are JSON worth watching and what they say.
 
+mod form_post;
 mod json_answer;
 mod location;
 mod media_type;
 mod statuses;
 
-pub(crate) use self::json_answer::{worth_watching, TokenAnswer};
-pub(crate) use self::location::{carries_invalid_scope, code_redirect};
+pub(crate) use self::form_post::FormPostPage;
+pub(crate) use self::json_answer::{page_worth_reading, worth_watching, TokenAnswer};
+pub(crate) use self::location::{carries_invalid_scope, code_redirect, CodeRedirect};
 pub(crate) use self::media_type::has_media_type;
 pub(crate) use self::statuses::RedirectStatuses;

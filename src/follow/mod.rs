@@ -23,7 +23,7 @@ use http::Response;
 use self::link::{s256_challenge, Link, LinkKey, Shared};
 use self::store::{Evicted, MemoryStore};
 use crate::capture::CapturedRequest;
-use crate::detect::code_redirect;
+use crate::detect::{code_redirect, CodeRedirect};
 use crate::scope::ScopeSet;
 
 /// How the layer follows each authorization-code flow from its authorize
@@ -226,6 +226,17 @@ impl Follower {
             .then(|| response.headers().get(LOCATION))
             .flatten()
             .and_then(|location| code_redirect(location.as_bytes()));
+        self.follow_code(request, redirect, user_agent_chars);
+    }
+
+    /// Like [`follow_answer`](Self::follow_answer), for an answer that
+    /// carried `code` (a redirect, or a form_post page) or none.
+    pub(crate) fn follow_code(
+        &self,
+        request: &CapturedRequest,
+        redirect: Option<CodeRedirect>,
+        user_agent_chars: usize,
+    ) {
         let parameters = request.link_parameters();
         let now = Instant::now();
         let asks_for_a_code = parameters
