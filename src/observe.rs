@@ -174,7 +174,29 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         }
         if let Some(follow) = &self.follow {
             let user_agent_chars = self.settings.limits.user_agent_chars;
-            self.guarded(|| follow.follow_answer(request, response, user_agent_chars));
+            self.guarded(|| {
+                // An implicit or hybrid grant in the fragment: compared now.
+                if let Some((kept, granted)) =
+                    follow.follow_answer(request, response, user_agent_chars)
+                {
+                    let asked = Asked {
+                        requested_scopes: kept.requested_scopes,
+                        client_id: kept.client_id,
+                        grant_type: None,
+                    };
+                    let at = Some("authorize");
+                    let status = response.status();
+                    report_narrowing(
+                        &self.budgets,
+                        &self.settings,
+                        asked,
+                        kept.user_agent,
+                        at,
+                        status,
+                        granted,
+                    );
+                }
+            });
         }
     }
 
@@ -208,6 +230,14 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             // No `scope`: granted as requested (RFC 6749 §5.1).
             TokenAnswer::AsRequested if status.is_success() => {
                 self.guarded(|| self.report_grant(request, status, decision, None))
+            }
+            TokenAnswer::DeviceAuthorization(device_code) if status.is_success() => {
+                if let Some(follow) = &self.follow {
+                    let user_agent_chars = self.settings.limits.user_agent_chars;
+                    self.guarded(|| {
+                        follow.follow_device_authorization(request, &device_code, user_agent_chars)
+                    });
+                }
             }
             _ => {}
         }
@@ -269,7 +299,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             .follow
             .as_ref()
             .and_then(|follow| Some((follow, follow.redeemed_links(request)?)));
-        let Some((follow, links)) = redeemed else {
+        let Some((follow, (links, grant_type))) = redeemed else {
             if let Some(granted) = granted {
                 let user_agent = request.user_agent(user_agent_chars);
                 let asked = Asked::of(request, decision);
@@ -303,9 +333,14 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                     let asked = Asked {
                         requested_scopes: kept.requested_scopes,
                         client_id: kept.client_id,
-                        grant_type: Some("authorization_code".to_string()),
+                        grant_type: Some(grant_type.to_string()),
                     };
-                    let at = Some("authorize");
+                    // Where the scopes were asked: the device flow asks at
+                    // its own endpoint (RFC 8628 §3.1).
+                    let at = Some(match grant_type {
+                        "authorization_code" => "authorize",
+                        _ => "device_authorization",
+                    });
                     report_narrowing(
                         &budgets,
                         &settings,

@@ -264,3 +264,93 @@ fn another_grant_type_is_not_linked() {
     ]);
     assert!(events.is_empty(), "{events:?}");
 }
+
+fn form(path: &str, body: &'static str) -> Request<Full<Bytes>> {
+    Request::post(path)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+fn json(status: u16, body: &'static str) -> http::Response<Full<Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+#[test]
+fn the_device_flow_is_followed_from_its_device_authorization() {
+    const GRANT: &str = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\
+                         &device_code=GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS&client_id=tv";
+    let events = followed(vec![
+        Leg(
+            form("/device_authorization", "client_id=tv&scope=read+write"),
+            json(
+                200,
+                r#"{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS","user_code":"WDJB-MJHT","verification_uri":"https://as.example/device","expires_in":1800,"interval":5}"#,
+            ),
+        ),
+        // Polling while the user has not yet approved: not a grant.
+        Leg(
+            form("/token", GRANT),
+            json(400, r#"{"error":"authorization_pending"}"#),
+        ),
+        Leg(
+            form("/token", GRANT),
+            json(
+                200,
+                r#"{"access_token":"t0k3n","token_type":"Bearer","scope":"read"}"#,
+            ),
+        ),
+        Leg(
+            form("/token", GRANT),
+            json(
+                200,
+                r#"{"access_token":"t0k3n","token_type":"Bearer","scope":"read"}"#,
+            ),
+        ),
+    ]);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.field("requested_scopes"), "read write");
+    assert_eq!(event.field("dropped_scopes"), "write");
+    assert_eq!(event.field("client_id"), "tv");
+    assert_eq!(
+        event.field("grant_type"),
+        "urn:ietf:params:oauth:grant-type:device_code"
+    );
+    assert_eq!(event.field("requested_at"), "device_authorization");
+    let text = format!("{event:?}");
+    assert!(!text.contains("GmRhm") && !text.contains("t0k3n") && !text.contains("WDJB"));
+}
+
+#[test]
+fn an_implicit_grant_in_the_fragment_is_compared_at_once() {
+    let events = followed(vec![Leg(
+        authorize("response_type=token&scope=read+write&state=s"),
+        redirect(
+            "https://client.example/cb#access_token=t0k3n&token_type=Bearer&scope=read&state=s",
+        ),
+    )]);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.field("dropped_scopes"), "write");
+    assert_eq!(event.field("requested_at"), "authorize");
+    assert_eq!(event.field("status"), "303");
+    assert!(!event.fields.contains_key("grant_type"));
+    assert!(!format!("{event:?}").contains("t0k3n"));
+}
+
+#[test]
+fn a_hybrid_answer_without_scope_is_as_requested_and_not_kept() {
+    let events = followed(vec![
+        Leg(
+            authorize("response_type=code+token&scope=read+write&state=s"),
+            redirect("https://client.example/cb#code=hybrid-code&access_token=t&state=s"),
+        ),
+        Leg(token("code=hybrid-code"), grant(Some("read"))),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}

@@ -386,6 +386,14 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
         "",
     );
     assert_eq!(page_tokens["scope"], "openid read");
+    // `offline_access` without `prompt=consent`: dropped, without a word.
+    client.cookies.0.clear();
+    let (offline_code, offline_tokens) = code_flow(
+        &mut client,
+        &authorize("openid+read+offline_access", ""),
+        "",
+    );
+    assert_eq!(offline_tokens["scope"], "openid read");
 
     let (status, events) = proxy.stop();
     assert!(status.success());
@@ -406,6 +414,11 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
             narrowed("openid read calendar", "openid read", "calendar"),
             narrowed("openid write contacts", "openid write", "contacts"),
             narrowed("openid read calendar", "openid read", "calendar"),
+            narrowed(
+                "openid read offline_access",
+                "openid read",
+                "offline_access"
+            ),
         ],
         "{events:#?}"
     );
@@ -415,10 +428,11 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
         code,
         pkce_code,
         page_code,
+        offline_code,
         VERIFIER.to_owned(),
         CHALLENGE.to_owned(),
     ];
-    for tokens in [&tokens, &pkce_tokens, &page_tokens] {
+    for tokens in [&tokens, &pkce_tokens, &page_tokens, &offline_tokens] {
         secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
     }
     assert_no_secret(&events, &secrets);

@@ -107,6 +107,7 @@ pub(crate) struct LinkParameters {
     pub(crate) grant_type: Option<String>,
     pub(crate) code: Option<String>,
     pub(crate) code_verifier: Option<String>,
+    pub(crate) device_code: Option<String>,
 }
 
 impl LinkParameters {
@@ -127,6 +128,7 @@ impl LinkParameters {
                 "grant_type" => &mut parameters.grant_type,
                 "code" => &mut parameters.code,
                 "code_verifier" => &mut parameters.code_verifier,
+                "device_code" => &mut parameters.device_code,
                 _ => continue,
             };
             if slot.is_none() {
@@ -147,6 +149,7 @@ impl LinkParameters {
             grant_type: self.grant_type.or(fallback.grant_type),
             code: self.code.or(fallback.code),
             code_verifier: self.code_verifier.or(fallback.code_verifier),
+            device_code: self.device_code.or(fallback.device_code),
         }
     }
 }
@@ -174,6 +177,7 @@ mod tests {
         assert_eq!(parameters.state.as_deref(), Some("s"));
         assert_eq!(parameters.client_id.as_deref(), Some("c"));
         assert_eq!(parameters.response_type, None);
+        assert_eq!(parameters.device_code.as_deref(), Some("d"));
     }
 
     #[test]

@@ -54,6 +54,8 @@ struct Members {
     scope: Option<String>,
     /// Present or not; its value is skipped, never copied.
     access_token: Option<serde::de::IgnoredAny>,
+    /// A device authorization answer's (RFC 8628 §3.2).
+    device_code: Option<String>,
 }
 
 /// A JSON answer, as far as scopes go.
@@ -66,6 +68,9 @@ pub(crate) enum TokenAnswer {
     /// A grant (an `access_token`) without `scope`: as requested
     /// (RFC 6749 §5.1).
     AsRequested,
+    /// A device authorization answer (RFC 8628 §3.2): the `device_code`
+    /// its token requests will carry.
+    DeviceAuthorization(String),
     /// Anything else, including bytes that are not one whole JSON object.
     Other,
 }
@@ -88,7 +93,14 @@ impl TokenAnswer {
                 error: None,
                 scope: None,
                 access_token: Some(_),
+                ..
             }) => Self::AsRequested,
+            Ok(Members {
+                error: None,
+                access_token: None,
+                device_code: Some(device_code),
+                ..
+            }) => Self::DeviceAuthorization(device_code),
             _ => Self::Other,
         }
     }
@@ -148,6 +160,12 @@ mod tests {
         assert_eq!(
             TokenAnswer::parse(br#"{"request_uri":"urn:x","expires_in":60}"#),
             TokenAnswer::Other
+        );
+        assert_eq!(
+            TokenAnswer::parse(
+                br#"{"device_code":"GmRhm","user_code":"WDJB-MJHT","verification_uri":"https://x/device","expires_in":1800}"#
+            ),
+            TokenAnswer::DeviceAuthorization("GmRhm".to_string())
         );
     }
 

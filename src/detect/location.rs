@@ -189,9 +189,45 @@ fn has_invalid_scope_error(parameters: &[u8]) -> bool {
         .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
 }
 
+/// The scope a redirect's fragment grants with its `access_token`
+/// (implicit and hybrid answers, RFC 6749 §4.2.2): `Some(None)` for an
+/// access token without `scope` (granted as requested), `None` when the
+/// fragment carries no access token. The token itself is never kept.
+pub(crate) fn fragment_grant(location: &[u8]) -> Option<Option<String>> {
+    memchr::memmem::find(location, b"access_token=")?;
+    let location = without_tabs_and_newlines(trim_c0_and_space(location));
+    let (_, fragment) = query_and_fragment(&location);
+    let (mut token, mut scope) = (false, None);
+    for (name, value) in form_urlencoded::parse(fragment?) {
+        match &*name {
+            "access_token" => token = true,
+            "scope" if scope.is_none() => scope = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    token.then_some(scope)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{carries_invalid_scope, code_redirect, CodeRedirect};
+    use super::{carries_invalid_scope, code_redirect, fragment_grant, CodeRedirect};
+
+    #[test]
+    fn a_fragment_grant_gives_its_scope() {
+        let grant = |location: &str| fragment_grant(location.as_bytes());
+        assert_eq!(
+            grant("https://c/cb#access_token=t&token_type=Bearer&scope=openid+read&state=s"),
+            Some(Some("openid read".into()))
+        );
+        assert_eq!(grant("https://c/cb#access_token=t&code=c"), Some(None));
+        assert_eq!(
+            grant("https://c/cb?access_token=t&scope=a"),
+            None,
+            "query, not fragment"
+        );
+        assert_eq!(grant("https://c/cb#code=c&scope=a"), None);
+        assert_eq!(grant("https://c/cb#xaccess_token=t"), None);
+    }
 
     #[test]
     fn a_code_redirect_gives_its_code_and_state() {

@@ -10,6 +10,8 @@ mod statuses;
 
 pub(crate) use self::form_post::FormPostPage;
 pub(crate) use self::json_answer::{page_worth_reading, worth_watching, TokenAnswer};
-pub(crate) use self::location::{carries_invalid_scope, code_redirect, CodeRedirect};
+pub(crate) use self::location::{
+    carries_invalid_scope, code_redirect, fragment_grant, CodeRedirect,
+};
 pub(crate) use self::media_type::has_media_type;
 pub(crate) use self::statuses::RedirectStatuses;

@@ -16,6 +16,8 @@ pub(crate) enum Shared {
     Challenge,
     /// The authorization code.
     Code,
+    /// The `device_code` of a device authorization (RFC 8628).
+    DeviceCode,
 }
 
 /// A keyed hash of one shared value: the only form in which a `state`, a

@@ -23,7 +23,7 @@ use http::Response;
 use self::link::{s256_challenge, Link, LinkKey, Shared};
 use self::store::{Evicted, MemoryStore};
 use crate::capture::CapturedRequest;
-use crate::detect::{code_redirect, CodeRedirect};
+use crate::detect::{code_redirect, fragment_grant, CodeRedirect};
 use crate::scope::ScopeSet;
 
 /// How the layer follows each authorization-code flow from its authorize
@@ -213,20 +213,36 @@ enum Store {
 impl Follower {
     /// Looks at an answer that is not a rejection: an authorize request's
     /// scopes are kept under its links; a code redirect answered to a later
-    /// request is linked to the authorization of its `state`.
+    /// request is linked to the authorization of its `state`. An implicit
+    /// or hybrid answer whose fragment grants an access token with a
+    /// `scope` is not kept but returned, with what it granted, to be
+    /// compared at once.
     pub(crate) fn follow_answer<B>(
         &self,
         request: &CapturedRequest,
         response: &Response<B>,
         user_agent_chars: usize,
-    ) {
-        let redirect = response
+    ) -> Option<(Kept, ScopeSet)> {
+        let location = response
             .status()
             .is_redirection()
             .then(|| response.headers().get(LOCATION))
-            .flatten()
-            .and_then(|location| code_redirect(location.as_bytes()));
+            .flatten()?;
+        if let Some(granted) = fragment_grant(location.as_bytes()) {
+            let parameters = request.link_parameters();
+            let requested_scopes = parameters.scope?;
+            // No `scope`: granted as requested (RFC 6749 §4.2.2).
+            let granted = ScopeSet::parse(&granted?);
+            let kept = Kept {
+                requested_scopes,
+                client_id: parameters.client_id.unwrap_or_default(),
+                user_agent: request.user_agent(user_agent_chars),
+            };
+            return Some((kept, granted));
+        }
+        let redirect = code_redirect(location.as_bytes());
         self.follow_code(request, redirect, user_agent_chars);
+        None
     }
 
     /// Like [`follow_answer`](Self::follow_answer), for an answer that
@@ -238,7 +254,6 @@ impl Follower {
         user_agent_chars: usize,
     ) {
         let parameters = request.link_parameters();
-        let now = Instant::now();
         let asks_for_a_code = parameters
             .response_type
             .as_deref()
@@ -270,21 +285,14 @@ impl Follower {
                 client_id: parameters.client_id.unwrap_or_default(),
                 user_agent: request.user_agent(user_agent_chars),
             };
-            match &self.store {
-                Store::Memory(store) => {
-                    let Evicted(evicted) = store.keep(&links, kept, now);
-                    count(EVICTED, evicted);
-                }
-                #[cfg(feature = "redis")]
-                Store::Redis(store) => store.keep(links, kept),
-            }
+            self.keep(links, kept);
         } else if let Some(redirect) = redirect {
             if let Some(state) = &redirect.state {
                 let known = self.key.link(Shared::State, state);
                 let code = self.key.link(Shared::Code, &redirect.code);
                 match &self.store {
                     Store::Memory(store) => {
-                        store.add_link(known, code, now);
+                        store.add_link(known, code, Instant::now());
                     }
                     #[cfg(feature = "redis")]
                     Store::Redis(store) => store.add_link(known, code),
@@ -293,24 +301,69 @@ impl Follower {
         }
     }
 
-    /// The links of the authorization a token request with
-    /// `grant_type=authorization_code` redeems: its code and its
-    /// `code_verifier`'s challenge. `None` for any other request.
-    pub(crate) fn redeemed_links(&self, request: &CapturedRequest) -> Option<Vec<Link>> {
+    /// A device authorization answer (RFC 8628 §3.2): the request's scopes
+    /// are kept under its `device_code`, which the token requests carry.
+    pub(crate) fn follow_device_authorization(
+        &self,
+        request: &CapturedRequest,
+        device_code: &str,
+        user_agent_chars: usize,
+    ) {
         let parameters = request.link_parameters();
-        if parameters.grant_type.as_deref() != Some("authorization_code") {
-            return None;
+        let Some(requested_scopes) = parameters.scope else {
+            return;
+        };
+        let kept = Kept {
+            requested_scopes,
+            client_id: parameters.client_id.unwrap_or_default(),
+            user_agent: request.user_agent(user_agent_chars),
+        };
+        self.keep(vec![self.key.link(Shared::DeviceCode, device_code)], kept);
+    }
+
+    fn keep(&self, links: Vec<Link>, kept: Kept) {
+        match &self.store {
+            Store::Memory(store) => {
+                let Evicted(evicted) = store.keep(&links, kept, Instant::now());
+                count(EVICTED, evicted);
+            }
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => store.keep(links, kept),
         }
-        let mut links = Vec::with_capacity(3);
-        if let Some(code) = &parameters.code {
-            links.push(self.key.link(Shared::Code, code));
+    }
+
+    /// The links of the authorization a token request redeems, and its
+    /// grant type: `authorization_code` (its code, and its
+    /// `code_verifier`'s challenge) or the device code grant (its
+    /// `device_code`). `None` for any other request.
+    pub(crate) fn redeemed_links(
+        &self,
+        request: &CapturedRequest,
+    ) -> Option<(Vec<Link>, &'static str)> {
+        let parameters = request.link_parameters();
+        match parameters.grant_type.as_deref() {
+            Some(AUTHORIZATION_CODE) => {
+                let mut links = Vec::with_capacity(3);
+                if let Some(code) = &parameters.code {
+                    links.push(self.key.link(Shared::Code, code));
+                }
+                if let Some(verifier) = &parameters.code_verifier {
+                    links.push(self.key.link(Shared::Challenge, &s256_challenge(verifier)));
+                    // `code_challenge_method=plain`: the challenge is the verifier.
+                    links.push(self.key.link(Shared::Challenge, verifier));
+                }
+                Some((links, AUTHORIZATION_CODE))
+            }
+            Some(DEVICE_CODE) => {
+                let links = parameters
+                    .device_code
+                    .iter()
+                    .map(|code| self.key.link(Shared::DeviceCode, code))
+                    .collect();
+                Some((links, DEVICE_CODE))
+            }
+            _ => None,
         }
-        if let Some(verifier) = &parameters.code_verifier {
-            links.push(self.key.link(Shared::Challenge, &s256_challenge(verifier)));
-            // `code_challenge_method=plain`: the challenge is the verifier.
-            links.push(self.key.link(Shared::Challenge, verifier));
-        }
-        Some(links)
     }
 
     /// Takes the authorization kept under the first of `links` that has one
@@ -325,6 +378,10 @@ impl Follower {
         }
     }
 }
+
+const AUTHORIZATION_CODE: &str = "authorization_code";
+/// RFC 8628 §3.4.
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Authorizations dropped from a full store before their token request.
 #[cfg(feature = "metrics")]
