@@ -254,6 +254,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         status: StatusCode,
         headers: &http::HeaderMap,
     ) -> bool {
+        // Cheapest first: the status, one header, then the query.
         page_worth_reading(status, headers)
             && (self.follow.is_some() || request.asks_for_form_post())
     }

@@ -1,10 +1,12 @@
 //! What the layer keeps of a request until its response is known.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use http::header::USER_AGENT;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request};
+use memchr::memmem::Finder;
 
 use super::form::FormCapture;
 use super::parameters::{LinkParameters, RequestParameters};
@@ -67,16 +69,19 @@ impl CapturedRequest {
     /// query or its form: a byte search, as no other parameter holds these
     /// bytes.
     pub(crate) fn asks_for_form_post(&self) -> bool {
-        const ASKED: &[u8] = b"response_mode=form_post";
+        // Built once: building a searcher costs more than most searches.
+        static ASKED: LazyLock<Finder<'static>> =
+            LazyLock::new(|| Finder::new(b"response_mode=form_post"));
         let in_query = self
             .path_and_query
             .as_ref()
             .and_then(PathAndQuery::query)
-            .is_some_and(|query| memchr::memmem::find(query.as_bytes(), ASKED).is_some());
+            .is_some_and(|query| ASKED.find(query.as_bytes()).is_some());
         in_query
-            || self.form.as_ref().is_some_and(|form| {
-                form.read_complete(|bytes| memchr::memmem::find(bytes, ASKED).is_some())
-            })
+            || self
+                .form
+                .as_ref()
+                .is_some_and(|form| form.read_complete(|bytes| ASKED.find(bytes).is_some()))
     }
 
     /// The parameters that link the legs of one authorization, from the

@@ -41,8 +41,8 @@ fn compressed(headers: &HeaderMap) -> bool {
 /// is not compressed.
 pub(crate) fn page_worth_reading(status: StatusCode, headers: &HeaderMap) -> bool {
     matches!(status, StatusCode::OK | StatusCode::BAD_REQUEST)
-        && !compressed(headers)
         && has_media_type(headers, "text/html")
+        && !compressed(headers)
 }
 
 /// The two members of a token endpoint answer that matter here: `error`

@@ -1,6 +1,9 @@
 //! Pure: does a `Location` value carry `error=invalid_scope`, or a code?
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 /// The OAuth error code this crate watches for (RFC 6749 §4.1.2.1).
 const INVALID_SCOPE: &str = "invalid_scope";
@@ -62,7 +65,8 @@ pub(crate) struct CodeRedirect {
 /// hybrid flow). A Location without the bytes `code=` is ruled out without
 /// decoding. The first occurrence of each parameter counts.
 pub(crate) fn code_redirect(location: &[u8]) -> Option<CodeRedirect> {
-    memchr::memmem::find(location, b"code=")?;
+    static CODE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"code="));
+    CODE.find(location)?;
     let location = without_tabs_and_newlines(trim_c0_and_space(location));
     let (query, fragment) = query_and_fragment(&location);
     let found = [query, fragment]
@@ -194,7 +198,9 @@ fn has_invalid_scope_error(parameters: &[u8]) -> bool {
 /// access token without `scope` (granted as requested), `None` when the
 /// fragment carries no access token. The token itself is never kept.
 pub(crate) fn fragment_grant(location: &[u8]) -> Option<Option<String>> {
-    memchr::memmem::find(location, b"access_token=")?;
+    static ACCESS_TOKEN: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new(b"access_token="));
+    ACCESS_TOKEN.find(location)?;
     let location = without_tabs_and_newlines(trim_c0_and_space(location));
     let (_, fragment) = query_and_fragment(&location);
     let (mut token, mut scope) = (false, None);
