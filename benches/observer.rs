@@ -38,6 +38,9 @@ use tower_http::trace::TraceLayer;
 /// An empty body that `TraceLayer` accepts; the same for every peer.
 type Body = Empty<Bytes>;
 
+#[cfg(feature = "redis")]
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
 mod support;
 use support::floor::{rejection_floor, CaptureFloor};
 use support::hand_written::HandWritten;
@@ -206,12 +209,54 @@ fn follow_authorizations(c: &mut Criterion) {
         b.iter(|| one_request(&mut without, black_box(hyper_built.request::<Body>())))
     });
     let mut following = reading_bodies
+        .clone()
         .follow_authorizations(FollowAuthorizations::in_memory())
         .layer(answering(StatusCode::FOUND, CODE_REDIRECT));
     group.bench_function("following_in_memory", |b| {
         b.iter(|| one_request(&mut following, black_box(hyper_built.request::<Body>())))
     });
+    #[cfg(feature = "redis")]
+    following_in_redis(&mut group, &hyper_built, reading_bodies);
     group.finish();
+}
+
+/// The same with Redis: what the response path pays (the links hashed, the
+/// operation queued); Redis's own work runs on a runtime thread, off the
+/// measured path. Needs `redis-server` on the PATH; skipped without one.
+#[cfg(feature = "redis")]
+fn following_in_redis(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    hyper_built: &HyperBuilt,
+    reading_bodies: InvalidScopeObserverLayer<
+        ScopeSet,
+        (),
+        invalid_scope_observer::body::WithBodies,
+    >,
+) {
+    if std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("follow_code_redirect/following_in_redis: skipped, no redis-server");
+        return;
+    }
+    let redis = redis_server::Redis::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _in_the_runtime = runtime.enter();
+    let mut following = reading_bodies
+        .follow_authorizations(FollowAuthorizations::in_redis(
+            redis.client(),
+            b"a hash key of at least thirty-two bytes",
+        ))
+        .layer(answering(StatusCode::FOUND, CODE_REDIRECT));
+    group.bench_function("following_in_redis", |b| {
+        b.iter(|| one_request(&mut following, black_box(hyper_built.request::<Body>())))
+    });
 }
 
 /// A token endpoint: a form POST whose body the inner service reads, and a

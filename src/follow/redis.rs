@@ -2,13 +2,13 @@
 //! and read by one task behind a bounded queue so that no response waits.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, RedisResult};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::link::Link;
 use super::{count, Kept, STORE_FAILURES};
@@ -22,6 +22,8 @@ const QUEUE: usize = 4096;
 const TIMEOUT: Duration = Duration::from_secs(1);
 /// At most one `oauth.follow.store_failed` line per this long.
 const LOG_EVERY: Duration = Duration::from_secs(60);
+/// Operations under way at once over the one connection.
+const IN_FLIGHT: usize = 32;
 
 /// What the task is asked to do.
 enum Operation {
@@ -140,36 +142,52 @@ struct Task {
 }
 
 impl Task {
+    /// Takes operations off the queue and runs up to [`IN_FLIGHT`] at once
+    /// over one multiplexed connection: a round trip to Redis does not hold
+    /// up the operations behind it.
     async fn run(self, mut operations: mpsc::Receiver<Operation>) {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1);
-        let mut redis = match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+        let redis = match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
             Ok(redis) => redis,
             Err(error) => {
                 self.failures.failed(&error.to_string());
                 return;
             }
         };
+        let task = Arc::new(self);
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
         while let Some(operation) = operations.recv().await {
-            let outcome = match operation {
-                Operation::Keep(links, kept) => self.keep(&mut redis, &links, &kept).await,
-                Operation::AddLink { known, link } => self.add_link(&mut redis, known, link).await,
-                Operation::Take(links, then) => match self.take(&mut redis, &links).await {
-                    Ok(kept) => {
-                        then(kept);
-                        Ok(())
-                    }
-                    Err(error) => {
-                        then(None);
-                        Err(error)
-                    }
-                },
+            let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+                return;
             };
-            if let Err(error) = outcome {
-                self.failures.failed(&error.to_string());
-            }
+            let (task, mut redis) = (Arc::clone(&task), redis.clone());
+            tokio::spawn(async move {
+                task.run_one(&mut redis, operation).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn run_one(&self, redis: &mut ConnectionManager, operation: Operation) {
+        let outcome = match operation {
+            Operation::Keep(links, kept) => self.keep(redis, &links, &kept).await,
+            Operation::AddLink { known, link } => self.add_link(redis, known, link).await,
+            Operation::Take(links, then) => match self.take(redis, &links).await {
+                Ok(kept) => {
+                    then(kept);
+                    Ok(())
+                }
+                Err(error) => {
+                    then(None);
+                    Err(error)
+                }
+            },
+        };
+        if let Err(error) = outcome {
+            self.failures.failed(&error.to_string());
         }
     }
 
@@ -254,7 +272,7 @@ impl Task {
 /// Counts every failure, and logs one line a minute at most, with how many
 /// failed since the last.
 #[derive(Clone, Default)]
-struct Failures(std::sync::Arc<FailureLog>);
+struct Failures(Arc<FailureLog>);
 
 #[derive(Default)]
 struct FailureLog {
