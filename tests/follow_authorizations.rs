@@ -13,8 +13,8 @@ use http::Request;
 use http_body_util::Full;
 use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
 use support::flow::{
-    authorize, code_redirect, grant, redirect, resume, server, token, walk, Leg, CHALLENGE, CODE,
-    STATE, VERIFIER,
+    authorize, authorized_at_once, code_redirect, grant, redeemed, redirect, resume, server, token,
+    walk, Leg, CHALLENGE, CODE, STATE, VERIFIER,
 };
 use support::{ours, run_captured, CapturedEvent};
 use tower::Layer;
@@ -78,11 +78,8 @@ fn assert_one_narrowing(events: &[CapturedEvent]) {
 #[test]
 fn the_code_in_the_authorize_answer() {
     let events = followed(vec![
-        Leg(
-            authorize(&format!("scope=read+write&state={STATE}")),
-            code_redirect(Some(STATE)),
-        ),
-        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        authorized_at_once(),
+        redeemed(&format!("code={CODE}")),
     ]);
     assert_one_narrowing(&events);
 }
@@ -91,13 +88,7 @@ fn the_code_in_the_authorize_answer() {
 fn without_following_the_same_flow_reports_nothing() {
     let events = run(
         None,
-        vec![
-            Leg(
-                authorize(&format!("scope=read+write&state={STATE}")),
-                code_redirect(Some(STATE)),
-            ),
-            Leg(token(&format!("code={CODE}")), grant(Some("read"))),
-        ],
+        vec![authorized_at_once(), redeemed(&format!("code={CODE}"))],
         Duration::ZERO,
     );
     assert!(events.is_empty(), "{events:?}");
@@ -117,45 +108,33 @@ fn the_code_after_login_and_consent_linked_by_state() {
             redirect("/auth/resume-uid"),
         ),
         Leg(resume(), code_redirect(Some(STATE))),
-        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        redeemed(&format!("code={CODE}")),
     ]);
     assert_one_narrowing(&events);
+}
+
+/// A flow with PKCE and no `state`, its code after an interaction.
+fn pkce_alone(challenge: &str, method: &str) -> Vec<Leg> {
+    vec![
+        Leg(
+            authorize(&format!(
+                "scope=read+write&code_challenge={challenge}&code_challenge_method={method}"
+            )),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(None)),
+        redeemed(&format!("code={CODE}&code_verifier={VERIFIER}")),
+    ]
 }
 
 #[test]
 fn the_code_after_an_interaction_linked_by_pkce_alone() {
-    let events = followed(vec![
-        Leg(
-            authorize(&format!(
-                "scope=read+write&code_challenge={CHALLENGE}&code_challenge_method=S256"
-            )),
-            redirect("/interaction/resume-uid"),
-        ),
-        Leg(resume(), code_redirect(None)),
-        Leg(
-            token(&format!("code={CODE}&code_verifier={VERIFIER}")),
-            grant(Some("read")),
-        ),
-    ]);
-    assert_one_narrowing(&events);
+    assert_one_narrowing(&followed(pkce_alone(CHALLENGE, "S256")));
 }
 
 #[test]
 fn a_plain_pkce_challenge_links_too() {
-    let events = followed(vec![
-        Leg(
-            authorize(&format!(
-                "scope=read+write&code_challenge={VERIFIER}&code_challenge_method=plain"
-            )),
-            redirect("/interaction/resume-uid"),
-        ),
-        Leg(resume(), code_redirect(None)),
-        Leg(
-            token(&format!("code={CODE}&code_verifier={VERIFIER}")),
-            grant(Some("read")),
-        ),
-    ]);
-    assert_one_narrowing(&events);
+    assert_one_narrowing(&followed(pkce_alone(VERIFIER, "plain")));
 }
 
 #[test]
@@ -163,7 +142,7 @@ fn neither_state_nor_pkce_after_an_interaction_cannot_be_followed() {
     let events = followed(vec![
         Leg(authorize("scope=read+write"), redirect("/interaction/uid")),
         Leg(resume(), code_redirect(None)),
-        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        redeemed(&format!("code={CODE}")),
     ]);
     assert!(events.is_empty(), "{events:?}");
 }
@@ -171,12 +150,9 @@ fn neither_state_nor_pkce_after_an_interaction_cannot_be_followed() {
 #[test]
 fn a_code_used_twice_is_reported_once() {
     let events = followed(vec![
-        Leg(
-            authorize(&format!("scope=read+write&state={STATE}")),
-            code_redirect(Some(STATE)),
-        ),
-        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
-        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        authorized_at_once(),
+        redeemed(&format!("code={CODE}")),
+        redeemed(&format!("code={CODE}")),
     ]);
     assert_one_narrowing(&events);
 }
@@ -184,12 +160,9 @@ fn a_code_used_twice_is_reported_once() {
 #[test]
 fn an_answer_without_scope_is_as_requested_and_uses_the_authorization() {
     let events = followed(vec![
-        Leg(
-            authorize(&format!("scope=read+write&state={STATE}")),
-            code_redirect(Some(STATE)),
-        ),
+        authorized_at_once(),
         Leg(token(&format!("code={CODE}")), grant(None)),
-        Leg(token(&format!("code={CODE}")), grant(Some("read"))),
+        redeemed(&format!("code={CODE}")),
     ]);
     assert!(events.is_empty(), "{events:?}");
 }
@@ -197,10 +170,7 @@ fn an_answer_without_scope_is_as_requested_and_uses_the_authorization() {
 #[test]
 fn a_grant_of_everything_asked_reports_nothing() {
     let events = followed(vec![
-        Leg(
-            authorize(&format!("scope=read+write&state={STATE}")),
-            code_redirect(Some(STATE)),
-        ),
+        authorized_at_once(),
         Leg(token(&format!("code={CODE}")), grant(Some("write read"))),
     ]);
     assert!(events.is_empty(), "{events:?}");
@@ -208,15 +178,7 @@ fn a_grant_of_everything_asked_reports_nothing() {
 
 #[test]
 fn an_expired_authorization_is_not_followed() {
-    let legs = || {
-        vec![
-            Leg(
-                authorize(&format!("scope=read+write&state={STATE}")),
-                code_redirect(Some(STATE)),
-            ),
-            Leg(token(&format!("code={CODE}")), grant(Some("read"))),
-        ]
-    };
+    let legs = || vec![authorized_at_once(), redeemed(&format!("code={CODE}"))];
     let short = || FollowAuthorizations::in_memory().ttl(Duration::from_millis(50));
     assert!(run(Some(short()), legs(), Duration::from_millis(100)).is_empty());
     assert_eq!(run(Some(short()), legs(), Duration::ZERO).len(), 1);
@@ -248,10 +210,7 @@ fn a_full_store_lets_the_oldest_go() {
 #[test]
 fn another_grant_type_is_not_linked() {
     let events = followed(vec![
-        Leg(
-            authorize(&format!("scope=read+write&state={STATE}")),
-            code_redirect(Some(STATE)),
-        ),
+        authorized_at_once(),
         Leg(
             Request::post("/token")
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
 use support::flow::{
-    authorize, code_redirect, grant, redirect, resume, server, token, walk, CODE, STATE,
+    authorize, authorized_at_once, code_redirect, redeemed, redirect, resume, server, walk, Leg,
+    CODE, STATE,
 };
 use support::redis_server::Redis;
 use support::{block_on, capturing, CapturedEvent};
@@ -70,7 +71,7 @@ fn authorize_through_one_instance_token_through_another_is_reported_once() {
             // request on the other, the token request on the first.
             walk(
                 &mut one,
-                support::flow::Leg(
+                Leg(
                     authorize(&format!("scope=read+write&state={STATE}")),
                     redirect("/interaction/uid"),
                 ),
@@ -79,30 +80,18 @@ fn authorize_through_one_instance_token_through_another_is_reported_once() {
             // Login and consent take a person seconds; each instance writes
             // through its own queue, so give the keeping time to land.
             tokio::time::sleep(Duration::from_millis(200)).await;
-            walk(
-                &mut other,
-                support::flow::Leg(resume(), code_redirect(Some(STATE))),
-            )
-            .await;
+            walk(&mut other, Leg(resume(), code_redirect(Some(STATE)))).await;
             // Keeping and linking go through each instance's own queue:
             // give the link time to land before the code is redeemed.
             tokio::time::sleep(Duration::from_millis(200)).await;
-            walk(
-                &mut one,
-                support::flow::Leg(token(&format!("code={CODE}")), grant(Some("read"))),
-            )
-            .await;
+            walk(&mut one, redeemed(&format!("code={CODE}"))).await;
             wait_for(&seen, NARROWED, 1).await;
             // The same code again, through the other instance: found nowhere.
-            walk(
-                &mut other,
-                support::flow::Leg(token(&format!("code={CODE}")), grant(Some("read"))),
-            )
-            .await;
+            walk(&mut other, redeemed(&format!("code={CODE}"))).await;
             // One more authorization, kept and never redeemed.
             walk(
                 &mut other,
-                support::flow::Leg(
+                Leg(
                     authorize("scope=read+write&state=left-over-state"),
                     redirect("https://client.example/cb?code=left-over-code&state=left-over-state"),
                 ),
@@ -144,20 +133,9 @@ fn instances_with_different_hash_keys_share_nothing() {
     let mut other = instance(&redis.client(), b"another key of at least thirty-two bytes");
     tracing::subscriber::with_default(subscriber, || {
         block_on(async move {
-            walk(
-                &mut one,
-                support::flow::Leg(
-                    authorize(&format!("scope=read+write&state={STATE}")),
-                    code_redirect(Some(STATE)),
-                ),
-            )
-            .await;
+            walk(&mut one, authorized_at_once()).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
-            walk(
-                &mut other,
-                support::flow::Leg(token(&format!("code={CODE}")), grant(Some("read"))),
-            )
-            .await;
+            walk(&mut other, redeemed(&format!("code={CODE}"))).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         })
     });
@@ -172,13 +150,13 @@ fn redis_stopped_in_the_middle_of_a_run_fails_nothing_and_says_so() {
     let seen = Arc::clone(&events);
     let flow = |state: &'static str| {
         [
-            support::flow::Leg(
+            Leg(
                 authorize(&format!("scope=read+write&state={state}")),
                 redirect(&format!(
                     "https://client.example/cb?code=code-{state}&state={state}"
                 )),
             ),
-            support::flow::Leg(token(&format!("code=code-{state}")), grant(Some("read"))),
+            redeemed(&format!("code=code-{state}")),
         ]
     };
     tracing::subscriber::with_default(subscriber, || {

@@ -15,13 +15,13 @@ mod link;
 mod redis;
 mod store;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::header::LOCATION;
 use http::Response;
 
 use self::link::{s256_challenge, Link, LinkKey, Shared};
-use self::store::{Evicted, MemoryStore};
+use self::store::MemoryStore;
 use crate::capture::CapturedRequest;
 use crate::detect::{code_redirect, fragment_grant, CodeRedirect};
 use crate::scope::ScopeSet;
@@ -163,12 +163,12 @@ impl FollowAuthorizations {
         if let Some((client, key)) = self.redis {
             return Follower {
                 key,
-                store: Store::Redis(redis::RedisStore::new(client, self.ttl)),
+                store: Box::new(redis::RedisStore::new(client, self.ttl)),
             };
         }
         Follower {
             key: LinkKey::new(&random_key()),
-            store: Store::Memory(MemoryStore::new(self.ttl, self.capacity)),
+            store: Box::new(MemoryStore::new(self.ttl, self.capacity)),
         }
     }
 }
@@ -200,15 +200,25 @@ pub(crate) struct Kept {
 #[derive(Debug)]
 pub(crate) struct Follower {
     key: LinkKey,
-    store: Store,
+    store: Box<dyn AuthorizationStore>,
 }
 
-#[derive(Debug)]
-enum Store {
-    Memory(MemoryStore),
-    #[cfg(feature = "redis")]
-    Redis(redis::RedisStore),
+/// Where followed authorizations wait for their token request: in memory
+/// ([`MemoryStore`]) or in Redis (`redis::RedisStore`). No method waits:
+/// a store that must go over the network queues, and answers a take later.
+pub(crate) trait AuthorizationStore: Send + Sync + std::fmt::Debug {
+    /// Keeps `kept` under each of `links` (a link in use moves to it).
+    fn keep(&self, links: Vec<Link>, kept: Kept);
+    /// Adds `link` to the live authorization kept under `known`.
+    fn add_link(&self, known: Link, link: Link);
+    /// Takes the live authorization kept under the first of `links` that
+    /// has one, forgets it under all its links, and calls `then` with it
+    /// (`None` when there is none, or the store could not tell).
+    fn take(&self, links: Vec<Link>, then: Taken);
 }
+
+/// What a take calls, once the store knows.
+pub(crate) type Taken = Box<dyn FnOnce(Option<Kept>) + Send>;
 
 impl Follower {
     /// Looks at an answer that is not a rejection: an authorize request's
@@ -290,13 +300,7 @@ impl Follower {
             if let Some(state) = &redirect.state {
                 let known = self.key.link(Shared::State, state);
                 let code = self.key.link(Shared::Code, &redirect.code);
-                match &self.store {
-                    Store::Memory(store) => {
-                        store.add_link(known, code, Instant::now());
-                    }
-                    #[cfg(feature = "redis")]
-                    Store::Redis(store) => store.add_link(known, code),
-                }
+                self.store.add_link(known, code);
             }
         }
     }
@@ -322,14 +326,7 @@ impl Follower {
     }
 
     fn keep(&self, links: Vec<Link>, kept: Kept) {
-        match &self.store {
-            Store::Memory(store) => {
-                let Evicted(evicted) = store.keep(&links, kept, Instant::now());
-                count(EVICTED, evicted);
-            }
-            #[cfg(feature = "redis")]
-            Store::Redis(store) => store.keep(links, kept),
-        }
+        self.store.keep(links, kept);
     }
 
     /// The links of the authorization a token request redeems, and its
@@ -371,11 +368,7 @@ impl Follower {
     /// once from memory, from the store's task for Redis (with `None` if
     /// Redis did not answer).
     pub(crate) fn take(&self, links: Vec<Link>, then: impl FnOnce(Option<Kept>) + Send + 'static) {
-        match &self.store {
-            Store::Memory(store) => then(store.take(&links, Instant::now())),
-            #[cfg(feature = "redis")]
-            Store::Redis(store) => store.take(links, Box::new(then)),
-        }
+        self.store.take(links, Box::new(then));
     }
 }
 

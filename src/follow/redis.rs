@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::link::Link;
-use super::{count, Kept, STORE_FAILURES};
+use super::{count, AuthorizationStore, Kept, Taken, STORE_FAILURES};
 use crate::report::TARGET;
 use crate::scope::ScopeSet;
 
@@ -31,9 +31,6 @@ enum Operation {
     AddLink { known: Link, link: Link },
     Take(Vec<Link>, Taken),
 }
-
-/// What a take calls with the authorization, from the task.
-pub(crate) type Taken = Box<dyn FnOnce(Option<Kept>) + Send>;
 
 pub(crate) struct RedisStore {
     client: Client,
@@ -61,18 +58,6 @@ impl RedisStore {
         }
     }
 
-    pub(crate) fn keep(&self, links: Vec<Link>, kept: Kept) {
-        self.send(Operation::Keep(links, kept));
-    }
-
-    pub(crate) fn add_link(&self, known: Link, link: Link) {
-        self.send(Operation::AddLink { known, link });
-    }
-
-    pub(crate) fn take(&self, links: Vec<Link>, then: Taken) {
-        self.send(Operation::Take(links, then));
-    }
-
     /// Queues without waiting; a full queue, or no runtime to run the task
     /// on, is a failure (and a take answers `None` at once).
     fn send(&self, operation: Operation) {
@@ -98,6 +83,20 @@ impl RedisStore {
         if let Operation::Take(_, then) = refused {
             then(None);
         }
+    }
+}
+
+impl AuthorizationStore for RedisStore {
+    fn keep(&self, links: Vec<Link>, kept: Kept) {
+        self.send(Operation::Keep(links, kept));
+    }
+
+    fn add_link(&self, known: Link, link: Link) {
+        self.send(Operation::AddLink { known, link });
+    }
+
+    fn take(&self, links: Vec<Link>, then: Taken) {
+        self.send(Operation::Take(links, then));
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::link::Link;
-use super::Kept;
+use super::{count, AuthorizationStore, Kept, Taken, EVICTED};
 
 /// The most links one authorization gathers: its `state`, its challenge
 /// and its code (a server that issued it two codes adds one).
@@ -61,7 +61,7 @@ impl MemoryStore {
     /// Keeps `kept` under each of `links`, which must not be empty. A link
     /// already in use moves to the new authorization (the later `state`
     /// wins). Returns how many live authorizations went to make room.
-    pub(crate) fn keep(&self, links: &[Link], kept: Kept, now: Instant) -> Evicted {
+    pub(crate) fn keep_at(&self, links: &[Link], kept: Kept, now: Instant) -> Evicted {
         let mut entries = self.entries();
         entries.forget_expired(now);
         let mut evicted = 0;
@@ -105,7 +105,7 @@ impl MemoryStore {
     /// Adds `link` to the live authorization kept under `known`: a code
     /// that arrives after an interaction, found by its `state`. Whether
     /// there was one.
-    pub(crate) fn add_link(&self, known: Link, link: Link, now: Instant) -> bool {
+    pub(crate) fn add_link_at(&self, known: Link, link: Link, now: Instant) -> bool {
         let mut entries = self.entries();
         let Some(&id) = entries.by_link.get(&known) else {
             return false;
@@ -129,7 +129,7 @@ impl MemoryStore {
     /// Takes the live authorization kept under the first of `links` that
     /// has one, and forgets it under all its links: it is reported at most
     /// once.
-    pub(crate) fn take(&self, links: &[Link], now: Instant) -> Option<Kept> {
+    pub(crate) fn take_at(&self, links: &[Link], now: Instant) -> Option<Kept> {
         let mut entries = self.entries();
         let id = links
             .iter()
@@ -146,6 +146,21 @@ impl MemoryStore {
             entries.by_link.len(),
             entries.order.len(),
         )
+    }
+}
+
+impl AuthorizationStore for MemoryStore {
+    fn keep(&self, links: Vec<Link>, kept: Kept) {
+        let Evicted(evicted) = self.keep_at(&links, kept, Instant::now());
+        count(EVICTED, evicted);
+    }
+
+    fn add_link(&self, known: Link, link: Link) {
+        self.add_link_at(known, link, Instant::now());
+    }
+
+    fn take(&self, links: Vec<Link>, then: Taken) {
+        then(self.take_at(&links, Instant::now()));
     }
 }
 
@@ -215,12 +230,12 @@ mod tests {
     fn taken_under_any_link_once() {
         let store = MemoryStore::new(Duration::from_secs(600), 10);
         let now = Instant::now();
-        store.keep(&[link("state"), link("challenge")], kept("read"), now);
-        assert!(store.add_link(link("state"), link("code"), now));
-        let taken = store.take(&[link("code")], now).expect("kept");
+        store.keep_at(&[link("state"), link("challenge")], kept("read"), now);
+        assert!(store.add_link_at(link("state"), link("code"), now));
+        let taken = store.take_at(&[link("code")], now).expect("kept");
         assert_eq!(taken.requested_scopes.to_string(), "read");
         for other in ["code", "state", "challenge"] {
-            assert!(store.take(&[link(other)], now).is_none(), "{other}");
+            assert!(store.take_at(&[link(other)], now).is_none(), "{other}");
         }
         assert_eq!(store.len(), (0, 0, 1));
     }
@@ -229,12 +244,12 @@ mod tests {
     fn an_expired_authorization_is_not_found() {
         let store = MemoryStore::new(Duration::from_secs(600), 10);
         let then = Instant::now();
-        store.keep(&[link("code")], kept("read"), then);
+        store.keep_at(&[link("code")], kept("read"), then);
         let later = then + Duration::from_secs(600);
-        assert!(!store.add_link(link("code"), link("other"), later));
-        assert!(store.take(&[link("code")], later).is_none());
+        assert!(!store.add_link_at(link("code"), link("other"), later));
+        assert!(store.take_at(&[link("code")], later).is_none());
         // And the next keep sweeps it away.
-        store.keep(&[link("next")], kept("read"), later);
+        store.keep_at(&[link("next")], kept("read"), later);
         assert_eq!(store.len(), (1, 1, 1));
     }
 
@@ -242,12 +257,12 @@ mod tests {
     fn a_full_store_drops_the_oldest_and_says_so() {
         let store = MemoryStore::new(Duration::from_secs(600), 2);
         let now = Instant::now();
-        assert_eq!(store.keep(&[link("a")], kept("a"), now), Evicted(0));
-        assert_eq!(store.keep(&[link("b")], kept("b"), now), Evicted(0));
-        assert_eq!(store.keep(&[link("c")], kept("c"), now), Evicted(1));
-        assert!(store.take(&[link("a")], now).is_none());
-        assert!(store.take(&[link("b")], now).is_some());
-        assert!(store.take(&[link("c")], now).is_some());
+        assert_eq!(store.keep_at(&[link("a")], kept("a"), now), Evicted(0));
+        assert_eq!(store.keep_at(&[link("b")], kept("b"), now), Evicted(0));
+        assert_eq!(store.keep_at(&[link("c")], kept("c"), now), Evicted(1));
+        assert!(store.take_at(&[link("a")], now).is_none());
+        assert!(store.take_at(&[link("b")], now).is_some());
+        assert!(store.take_at(&[link("c")], now).is_some());
     }
 
     #[test]
@@ -256,8 +271,8 @@ mod tests {
         let now = Instant::now();
         for n in 0..10_000 {
             let one = link(&n.to_string());
-            store.keep(&[one], kept("read"), now);
-            assert!(store.take(&[one], now).is_some());
+            store.keep_at(&[one], kept("read"), now);
+            assert!(store.take_at(&[one], now).is_some());
         }
         let (live, links, order) = store.len();
         assert_eq!((live, links), (0, 0));
@@ -268,11 +283,11 @@ mod tests {
     fn a_reused_link_moves_to_the_later_authorization() {
         let store = MemoryStore::new(Duration::from_secs(600), 10);
         let now = Instant::now();
-        store.keep(&[link("same state"), link("one")], kept("first"), now);
-        store.keep(&[link("same state")], kept("second"), now);
-        let taken = store.take(&[link("same state")], now).unwrap();
+        store.keep_at(&[link("same state"), link("one")], kept("first"), now);
+        store.keep_at(&[link("same state")], kept("second"), now);
+        let taken = store.take_at(&[link("same state")], now).unwrap();
         assert_eq!(taken.requested_scopes.to_string(), "second");
-        assert!(store.take(&[link("one")], now).is_some());
+        assert!(store.take_at(&[link("one")], now).is_some());
     }
 
     #[test]
@@ -280,10 +295,10 @@ mod tests {
         let store = MemoryStore::new(Duration::from_secs(600), 100);
         let now = Instant::now();
         for _ in 0..50 {
-            store.keep(&[link("constant state")], kept("read"), now);
+            store.keep_at(&[link("constant state")], kept("read"), now);
         }
         assert_eq!(store.len().0, 1, "one live authorization, not fifty");
-        assert!(!store.add_link(link("constant state"), link("constant state"), now));
-        assert!(store.take(&[link("constant state")], now).is_some());
+        assert!(!store.add_link_at(link("constant state"), link("constant state"), now));
+        assert!(store.take_at(&[link("constant state")], now).is_some());
     }
 }

@@ -111,3 +111,18 @@ where
     let response = service.ready().await.unwrap().call(request).await.unwrap();
     response.into_body().collect().await.unwrap();
 }
+
+/// The authorize request for `read write` with [`STATE`], answered at once
+/// with [`CODE`].
+pub fn authorized_at_once() -> Leg {
+    Leg(
+        authorize(&format!("scope=read+write&state={STATE}")),
+        code_redirect(Some(STATE)),
+    )
+}
+
+/// A token request with `form` (after `grant_type=authorization_code`)
+/// answered with a grant of `read`.
+pub fn redeemed(form: &str) -> Leg {
+    Leg(token(form), grant(Some("read")))
+}
