@@ -313,3 +313,31 @@ fn a_hybrid_answer_without_scope_is_as_requested_and_not_kept() {
     ]);
     assert!(events.is_empty(), "{events:?}");
 }
+
+#[test]
+fn an_authorize_request_for_too_many_scopes_is_not_kept() {
+    // 65 scopes, or more than 1 KiB of them: a peer cannot make each kept
+    // authorization large.
+    let many: Vec<String> = (0..65).map(|n| format!("s{n}")).collect();
+    let long = "x".repeat(1100);
+    for scopes in [many.join("+"), format!("read+{long}")] {
+        let events = followed(vec![
+            Leg(
+                authorize(&format!("scope={scopes}&state={STATE}")),
+                code_redirect(Some(STATE)),
+            ),
+            redeemed(&format!("code={CODE}")),
+        ]);
+        assert!(events.is_empty(), "{events:?}");
+    }
+    // 64 short scopes are kept.
+    let kept: Vec<String> = (0..63).map(|n| format!("s{n}")).collect();
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+{}&state={STATE}", kept.join("+"))),
+            code_redirect(Some(STATE)),
+        ),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert_eq!(events.len(), 1, "{events:?}");
+}

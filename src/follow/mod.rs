@@ -24,6 +24,7 @@ use self::link::{s256_challenge, Link, LinkKey, Shared};
 use self::store::MemoryStore;
 use crate::capture::CapturedRequest;
 use crate::detect::{code_redirect, fragment_grant, CodeRedirect};
+use crate::report::cut_to_chars;
 use crate::scope::ScopeSet;
 
 /// How the layer follows each authorization-code flow from its authorize
@@ -196,6 +197,39 @@ pub(crate) struct Kept {
     pub(crate) user_agent: (String, bool),
 }
 
+/// The most scopes, and bytes of scope text, an authorization kept may
+/// ask for; a request for more is not followed (and counted as
+/// unfollowable), so that a store of `capacity` authorizations holds at most
+/// `capacity` times a few KiB, whatever peers send.
+const KEPT_SCOPES: usize = 64;
+const KEPT_SCOPE_BYTES: usize = 1024;
+/// The most characters of a `client_id` kept (an event cuts it again to
+/// the layer's limit).
+const KEPT_CLIENT_ID_CHARS: usize = 256;
+
+impl Kept {
+    /// What to keep of an authorize request, or `None` when it asks for
+    /// more than a store keeps.
+    fn of(
+        requested_scopes: ScopeSet,
+        client_id: Option<String>,
+        request: &CapturedRequest,
+        user_agent_chars: usize,
+    ) -> Option<Self> {
+        let scope_bytes: usize = requested_scopes.iter().map(|scope| scope.len() + 1).sum();
+        if requested_scopes.len() > KEPT_SCOPES || scope_bytes > KEPT_SCOPE_BYTES {
+            return None;
+        }
+        let client_id = client_id.unwrap_or_default();
+        let (client_id, _) = cut_to_chars(&client_id, KEPT_CLIENT_ID_CHARS);
+        Some(Self {
+            requested_scopes,
+            client_id: client_id.to_string(),
+            user_agent: request.user_agent(user_agent_chars),
+        })
+    }
+}
+
 /// A running [`FollowAuthorizations`]: its key and its store.
 #[derive(Debug)]
 pub(crate) struct Follower {
@@ -243,11 +277,12 @@ impl Follower {
             let requested_scopes = parameters.scope?;
             // No `scope`: granted as requested (RFC 6749 §4.2.2).
             let granted = ScopeSet::parse(&granted?);
-            let kept = Kept {
+            let kept = Kept::of(
                 requested_scopes,
-                client_id: parameters.client_id.unwrap_or_default(),
-                user_agent: request.user_agent(user_agent_chars),
-            };
+                parameters.client_id,
+                request,
+                user_agent_chars,
+            )?;
             return Some((kept, granted));
         }
         let redirect = code_redirect(location.as_bytes());
@@ -290,10 +325,14 @@ impl Follower {
                 count(UNFOLLOWABLE, 1);
                 return;
             }
-            let kept = Kept {
+            let Some(kept) = Kept::of(
                 requested_scopes,
-                client_id: parameters.client_id.unwrap_or_default(),
-                user_agent: request.user_agent(user_agent_chars),
+                parameters.client_id,
+                request,
+                user_agent_chars,
+            ) else {
+                count(UNFOLLOWABLE, 1);
+                return;
             };
             self.keep(links, kept);
         } else if let Some(redirect) = redirect {
@@ -317,10 +356,14 @@ impl Follower {
         let Some(requested_scopes) = parameters.scope else {
             return;
         };
-        let kept = Kept {
+        let Some(kept) = Kept::of(
             requested_scopes,
-            client_id: parameters.client_id.unwrap_or_default(),
-            user_agent: request.user_agent(user_agent_chars),
+            parameters.client_id,
+            request,
+            user_agent_chars,
+        ) else {
+            count(UNFOLLOWABLE, 1);
+            return;
         };
         self.keep(vec![self.key.link(Shared::DeviceCode, device_code)], kept);
     }
