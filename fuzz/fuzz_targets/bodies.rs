@@ -1,6 +1,7 @@
-//! Any bytes as a form request body and a JSON answer, each cut into frames
-//! anywhere, through a layer that reads bodies: never a panic, and both
-//! bodies come out byte for byte.
+//! Any bytes as a form request body and a JSON answer or an HTML page (a
+//! possible `response_mode=form_post` answer), each cut into frames
+//! anywhere, through a layer that reads bodies, following authorizations or
+//! not: never a panic, and both bodies come out byte for byte.
 #![no_main]
 
 use std::collections::VecDeque;
@@ -14,7 +15,9 @@ use http::header::CONTENT_TYPE;
 use http::{Request, Response};
 use http_body::{Body, Frame};
 use invalid_scope_observer::body::RequestBody;
-use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeSet};
+use invalid_scope_observer::{
+    FollowAuthorizations, InvalidScopeObserverLayer, RateLimit, ScopeSet,
+};
 use libfuzzer_sys::fuzz_target;
 use tower::{service_fn, Layer, ServiceExt};
 
@@ -57,6 +60,8 @@ fuzz_target!(|data: &[u8]| {
     let split = rest.iter().position(|&byte| byte == 0xff).unwrap_or(rest.len());
     let (form, answer) = rest.split_at(split);
     let answer = answer.get(1..).unwrap_or(&[]).to_vec();
+    let content_type = if status & 0x10 == 0 { "application/json" } else { "text/html" };
+    let follow = status & 0x20 != 0;
     let status = [200u16, 400, 401][usize::from(*status) % 3];
     let answer_width = *answer_width;
     let expected_answer = answer.clone();
@@ -66,17 +71,22 @@ fuzz_target!(|data: &[u8]| {
         let answer = framed(&answer, answer_width);
         let mut response = Response::builder()
             .status(status)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, content_type)
             .body(answer)
             .unwrap();
         response.extensions_mut().insert(received);
         std::future::ready(Ok::<_, Infallible>(response))
     });
-    let service = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email"))
+    let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email"))
         .rate_limit(RateLimit::unlimited())
         .observe_bodies()
-        .body_limit(512)
-        .layer(inner);
+        .body_limit(512);
+    let layer = if follow {
+        layer.follow_authorizations(FollowAuthorizations::in_memory().capacity(64))
+    } else {
+        layer
+    };
+    let service = layer.layer(inner);
     let request = Request::post("/token")
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(framed(form, *form_width))
