@@ -57,10 +57,17 @@ fuzz_target!(|data: &[u8]| {
     let [status, form_width, answer_width, rest @ ..] = data else {
         return;
     };
-    let split = rest.iter().position(|&byte| byte == 0xff).unwrap_or(rest.len());
+    let split = rest
+        .iter()
+        .position(|&byte| byte == 0xff)
+        .unwrap_or(rest.len());
     let (form, answer) = rest.split_at(split);
     let answer = answer.get(1..).unwrap_or(&[]).to_vec();
-    let content_type = if status & 0x10 == 0 { "application/json" } else { "text/html" };
+    let content_type = if status & 0x10 == 0 {
+        "application/json"
+    } else {
+        "text/html"
+    };
     let follow = status & 0x20 != 0;
     let status = [200u16, 400, 401][usize::from(*status) % 3];
     let answer_width = *answer_width;
