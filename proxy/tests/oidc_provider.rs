@@ -285,23 +285,11 @@ fn code_flow(
 
 /// Authorize, log in, consent: the code.
 fn code_for(client: &mut Client, authorize: &str) -> String {
-    // Authorize, log in, consent: each step a 303 to the next.
     let start = client.get(authorize);
-    assert_eq!(start.status(), StatusCode::SEE_OTHER);
-    let login = path_of(&location(&start));
-    assert_eq!(client.get(&login).status(), StatusCode::OK);
-    let logged_in = client.post_form(&login, None, "prompt=login&login=alice&password=any");
-    let resume = client.get(&path_of(&location(&logged_in)));
-    let consent = path_of(&location(&resume));
-    assert!(consent.starts_with("/interaction/"), "{consent}");
-    assert_eq!(client.get(&consent).status(), StatusCode::OK);
-    let consented = client.post_form(&consent, None, "prompt=consent");
-    let answer = client.get(&path_of(&location(&consented)));
+    let answer = log_in_and_consent(client, start);
     if answer.status() == StatusCode::OK {
         // response_mode=form_post: the code is a hidden input of a page.
-        let page = std::str::from_utf8(answer.body()).unwrap();
-        let after = &page[page.find(r#"name="code" value=""#).expect(page) + 19..];
-        return after[..after.find('"').unwrap()].to_owned();
+        return hidden_input(&answer, "code");
     }
     let redirect = location(&answer);
     assert!(
@@ -313,6 +301,29 @@ fn code_for(client: &mut Client, authorize: &str) -> String {
         .find_map(|pair| pair.strip_prefix("code="))
         .unwrap()
         .to_owned()
+}
+
+/// The value of the hidden input `name` of a page the server wrote.
+fn hidden_input(page: &Response<Bytes>, name: &str) -> String {
+    let page = std::str::from_utf8(page.body()).unwrap();
+    let marker = format!(r#"name="{name}" value=""#);
+    let after = &page[page.find(&marker).expect(page) + marker.len()..];
+    after[..after.find('"').unwrap()].to_owned()
+}
+
+/// From `start`, a 303 to an interaction: log in, consent, each step a 303
+/// to the next; the server's last answer.
+fn log_in_and_consent(client: &mut Client, start: Response<Bytes>) -> Response<Bytes> {
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let login = path_of(&location(&start));
+    assert_eq!(client.get(&login).status(), StatusCode::OK);
+    let logged_in = client.post_form(&login, None, "prompt=login&login=alice&password=any");
+    let resume = client.get(&path_of(&location(&logged_in)));
+    let consent = path_of(&location(&resume));
+    assert!(consent.starts_with("/interaction/"), "{consent}");
+    assert_eq!(client.get(&consent).status(), StatusCode::OK);
+    let consented = client.post_form(&consent, None, "prompt=consent");
+    client.get(&path_of(&location(&consented)))
 }
 
 /// The code for tokens (`token_extra` added to the form).
@@ -438,12 +449,76 @@ fn a_scope_the_server_ignores_at_authorize_is_reported_as_narrowed() {
     assert_no_secret(&events, &secrets);
 }
 
+/// The device flow (RFC 8628): the television asks for `openid read
+/// calendar` at `/device/auth`, a person enters its code at `/device`, logs
+/// in and consents; the token request that finally gets a grant carries
+/// only the `device_code`. node-oidc-provider ignores `calendar`; the proxy
+/// says so once.
+#[test]
+fn a_scope_dropped_in_the_device_flow_is_reported_as_narrowed() {
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
+    let mut client = Client::new(runtime, &proxy, &tap);
+    let device = client.post_form(
+        "/device/auth",
+        None,
+        "client_id=tv&scope=openid+read+calendar",
+    );
+    assert_eq!(device.status(), StatusCode::OK, "{:?}", device.body());
+    let device: serde_json::Value = serde_json::from_slice(device.body()).unwrap();
+    let device_code = device["device_code"].as_str().unwrap().to_owned();
+    let user_code = device["user_code"].as_str().unwrap().to_owned();
+    let grant = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\
+         &device_code={device_code}&client_id=tv"
+    );
+    // Polled before the person has approved: not a grant.
+    let pending = client.post_form("/token", None, &grant);
+    assert_eq!(pending.status(), StatusCode::BAD_REQUEST);
+
+    // The person: the code, its confirmation, then login and consent.
+    let input = client.get("/device");
+    let xsrf = hidden_input(&input, "xsrf");
+    let confirm = client.post_form(
+        "/device",
+        None,
+        &format!("xsrf={xsrf}&user_code={user_code}"),
+    );
+    let xsrf = hidden_input(&confirm, "xsrf");
+    let confirmed = client.post_form(
+        "/device",
+        None,
+        &format!("xsrf={xsrf}&user_code={user_code}&confirm=yes"),
+    );
+    let done = log_in_and_consent(&mut client, confirmed);
+    assert_eq!(done.status(), StatusCode::OK);
+
+    let tokens = client.post_form("/token", None, &grant);
+    assert_eq!(tokens.status(), StatusCode::OK, "{:?}", tokens.body());
+    let tokens: serde_json::Value = serde_json::from_slice(tokens.body()).unwrap();
+    assert_eq!(tokens["scope"], "openid read");
+
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let expected = [
+        "openid read calendar",
+        "openid read",
+        "calendar",
+        "tv",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "device_authorization",
+    ]
+    .map(str::to_owned);
+    assert_eq!(narrowings(&events), [expected], "{events:#?}");
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_no_secret(&events, &[device_code, user_code, xsrf, access_token]);
+}
+
 /// Two proxies in front of one server, sharing a real `redis-server`: the
 /// authorize request, login and consent go through one, the token request
 /// through the other, and the narrowing is reported exactly once.
 #[test]
 fn a_fleet_sharing_redis_reports_a_narrowing_once() {
-    let redis = redis_server::Redis::start();
+    let redis = redis_server::Redis::start_on(support::free_address());
     let server = OidcProvider::start();
     let runtime = support::runtime();
     let tap = Tap::start(&runtime, server.address);

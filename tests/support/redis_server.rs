@@ -14,11 +14,17 @@ pub struct Redis {
 }
 
 impl Redis {
+    /// On a port the system has free now.
     pub fn start() -> Self {
         let address = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap();
+        Self::start_on(address)
+    }
+
+    /// On `address` (a caller that hands out ports keeps them apart).
+    pub fn start_on(address: SocketAddr) -> Self {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--port", &address.port().to_string()])

@@ -20,12 +20,23 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-/// A free port on 127.0.0.1 (bound, then let go for the proxy to take).
+/// A free port on 127.0.0.1 (bound, then let go for the proxy to take),
+/// never one this process handed out before: tests run in parallel, and a
+/// port let go by one test's proxy could otherwise be given to another
+/// test's server, which then finds it taken (seen in CI as a server that
+/// never started while another process answered on its port).
 pub fn free_address() -> SocketAddr {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let address = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        if HANDED_OUT.lock().unwrap().insert(address.port()) {
+            return address;
+        }
+    }
 }
 
 /// Waits (at most 30 s) until a server started as a process, `name`,

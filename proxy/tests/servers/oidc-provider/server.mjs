@@ -6,6 +6,7 @@
 // Clients:
 // - `wizard`: authorization code, allowed `openid read write`, may use PAR.
 // - `robot`: client credentials, allowed `read`.
+// - `tv`: the device flow (RFC 8628), a public client, allowed `openid read write`.
 // Both authenticate with client_secret_basic or client_secret_post.
 import Provider from 'oidc-provider';
 
@@ -30,12 +31,21 @@ const provider = new Provider(issuer, {
       grant_types: ['client_credentials'],
       scope: 'read',
     },
+    {
+      client_id: 'tv',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+      scope: 'openid read write',
+    },
   ],
   scopes: ['openid', 'offline_access', 'read', 'write', 'admin'],
   features: {
     clientCredentials: { enabled: true },
     pushedAuthorizationRequests: { enabled: true },
     devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
   },
   pkce: { required: () => false },
   cookies: { keys: ['a-test-cookie-key-not-a-secret-of-anyone'] },
