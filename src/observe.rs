@@ -15,7 +15,7 @@ use crate::detect::{
     carries_invalid_scope, page_worth_reading, CodeRedirect, FormPostPage, RedirectStatuses,
     TokenAnswer,
 };
-use crate::follow::Follower;
+use crate::follow::{Follower, Redemption};
 use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
 use crate::report::{
     self, cut_to_chars, Admission, EventBudgets, EventLimits, InvalidScopeRejection, RejectionKind,
@@ -299,8 +299,8 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let redeemed = self
             .follow
             .as_ref()
-            .and_then(|follow| Some((follow, follow.redeemed_links(request)?)));
-        let Some((follow, (links, grant_type))) = redeemed else {
+            .and_then(|follow| Some((follow, follow.redemption(request)?)));
+        let Some((follow, redemption)) = redeemed else {
             if let Some(granted) = granted {
                 let user_agent = request.user_agent(user_agent_chars);
                 let asked = Asked::of(request, decision);
@@ -326,6 +326,11 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let budgets = Arc::clone(&self.budgets);
         let settings = self.settings;
         let span = tracing::Span::current();
+        let Redemption {
+            links,
+            grant_type,
+            asked_at,
+        } = redemption;
         follow.take(links, move |kept| {
             let Some(granted) = granted else { return };
             let _in_the_request_span = span.enter();
@@ -336,12 +341,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                         client_id: kept.client_id,
                         grant_type: Some(grant_type.to_string()),
                     };
-                    // Where the scopes were asked: the device flow asks at
-                    // its own endpoint (RFC 8628 §3.1).
-                    let at = Some(match grant_type {
-                        "authorization_code" => "authorize",
-                        _ => "device_authorization",
-                    });
+                    let at = Some(asked_at);
                     report_narrowing(
                         &budgets,
                         &settings,

@@ -3,6 +3,18 @@
 //! with html5gum's tokenizer, never with a pattern over the HTML.
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
+use http::{HeaderMap, StatusCode};
+
+use super::media_type::{has_media_type, is_compressed};
+
+/// Whether an answer may be a `response_mode=form_post` page: a `200` (a
+/// code) or `400` (an error, as node-oidc-provider answers) HTML page that
+/// is not compressed. The status first, then one header, then the other.
+pub(crate) fn page_worth_reading(status: StatusCode, headers: &HeaderMap) -> bool {
+    matches!(status, StatusCode::OK | StatusCode::BAD_REQUEST)
+        && has_media_type(headers, "text/html")
+        && !is_compressed(headers)
+}
 
 /// The parameters a form_post page carries, the first of each name.
 #[derive(Debug, Default, PartialEq)]

@@ -1,11 +1,10 @@
 //! Pure: which answers are worth watching, and what a JSON answer of the
 //! token or PAR endpoint says about scopes ([`TokenAnswer`]).
 
-use http::header::CONTENT_ENCODING;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use super::media_type::has_media_type;
+use super::media_type::{has_media_type, is_compressed};
 
 /// Whether a response is a JSON answer that may report a scope problem: an
 /// error (`400`, or `401` as some servers answer), or a success to a form
@@ -25,24 +24,7 @@ pub(crate) fn worth_watching(
         _ if status.is_success() => to_a_form && !granted_decided(),
         _ => false,
     };
-    worth_a_look && !compressed(headers) && has_media_type(headers, "application/json")
-}
-
-/// A `Content-Encoding` other than `identity`: the layer would see
-/// compressed bytes.
-fn compressed(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_ENCODING)
-        .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
-}
-
-/// Whether an answer may be a `response_mode=form_post` page: a `200` (a
-/// code) or `400` (an error, as node-oidc-provider answers) HTML page that
-/// is not compressed.
-pub(crate) fn page_worth_reading(status: StatusCode, headers: &HeaderMap) -> bool {
-    matches!(status, StatusCode::OK | StatusCode::BAD_REQUEST)
-        && has_media_type(headers, "text/html")
-        && !compressed(headers)
+    worth_a_look && !is_compressed(headers) && has_media_type(headers, "application/json")
 }
 
 /// The two members of a token endpoint answer that matter here: `error`

@@ -1,6 +1,7 @@
-//! Which bodies are worth a look, by their `Content-Type`.
+//! Which bodies are worth a look, by their `Content-Type` and
+//! `Content-Encoding`.
 
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::HeaderMap;
 
 /// Whether `headers` name `essence` (such as `application/json`) as the
@@ -11,6 +12,14 @@ pub(crate) fn has_media_type(headers: &HeaderMap, essence: &str) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<mime::Mime>().ok())
         .is_some_and(|media_type| media_type.essence_str() == essence)
+}
+
+/// A `Content-Encoding` other than `identity`: the layer would see
+/// compressed bytes.
+pub(crate) fn is_compressed(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_ENCODING)
+        .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
 }
 
 #[cfg(test)]

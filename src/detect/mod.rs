@@ -1,6 +1,7 @@
 //! Pure decisions about a response, with no state and no I/O: does a
 //! `Location` carry `error=invalid_scope`, which statuses are redirects worth
-//! a look, which answers are JSON worth watching and what they say.
+//! a look, which answers are JSON worth watching and what they say, what a
+//! code redirect or a form_post page carries.
 
 mod form_post;
 mod json_answer;
@@ -8,8 +9,8 @@ mod location;
 mod media_type;
 mod statuses;
 
-pub(crate) use self::form_post::FormPostPage;
-pub(crate) use self::json_answer::{page_worth_reading, worth_watching, TokenAnswer};
+pub(crate) use self::form_post::{page_worth_reading, FormPostPage};
+pub(crate) use self::json_answer::{worth_watching, TokenAnswer};
 pub(crate) use self::location::{
     carries_invalid_scope, code_redirect, fragment_grant, CodeRedirect,
 };

@@ -230,6 +230,16 @@ impl Kept {
     }
 }
 
+/// A token request that redeems a followed authorization.
+#[derive(Debug)]
+pub(crate) struct Redemption {
+    /// Under which the authorization may be kept.
+    pub(crate) links: Vec<Link>,
+    pub(crate) grant_type: &'static str,
+    /// Where the scopes were asked: the event's `requested_at`.
+    pub(crate) asked_at: &'static str,
+}
+
 /// A running [`FollowAuthorizations`]: its key and its store.
 #[derive(Debug)]
 pub(crate) struct Follower {
@@ -325,16 +335,13 @@ impl Follower {
                 count(UNFOLLOWABLE, 1);
                 return;
             }
-            let Some(kept) = Kept::of(
+            self.keep(
+                links,
                 requested_scopes,
                 parameters.client_id,
                 request,
                 user_agent_chars,
-            ) else {
-                count(UNFOLLOWABLE, 1);
-                return;
-            };
-            self.keep(links, kept);
+            );
         } else if let Some(redirect) = redirect {
             if let Some(state) = &redirect.state {
                 let known = self.key.link(Shared::State, state);
@@ -356,30 +363,37 @@ impl Follower {
         let Some(requested_scopes) = parameters.scope else {
             return;
         };
-        let Some(kept) = Kept::of(
+        let link = self.key.link(Shared::DeviceCode, device_code);
+        self.keep(
+            vec![link],
             requested_scopes,
             parameters.client_id,
             request,
             user_agent_chars,
-        ) else {
-            count(UNFOLLOWABLE, 1);
-            return;
-        };
-        self.keep(vec![self.key.link(Shared::DeviceCode, device_code)], kept);
+        );
     }
 
-    fn keep(&self, links: Vec<Link>, kept: Kept) {
-        self.store.keep(links, kept);
-    }
-
-    /// The links of the authorization a token request redeems, and its
-    /// grant type: `authorization_code` (its code, and its
-    /// `code_verifier`'s challenge) or the device code grant (its
-    /// `device_code`). `None` for any other request.
-    pub(crate) fn redeemed_links(
+    /// Keeps what an authorize (or device authorization) request asked
+    /// under `links`, unless it asks for more than a store keeps: that one
+    /// is counted as unfollowable.
+    fn keep(
         &self,
+        links: Vec<Link>,
+        requested_scopes: ScopeSet,
+        client_id: Option<String>,
         request: &CapturedRequest,
-    ) -> Option<(Vec<Link>, &'static str)> {
+        user_agent_chars: usize,
+    ) {
+        match Kept::of(requested_scopes, client_id, request, user_agent_chars) {
+            Some(kept) => self.store.keep(links, kept),
+            None => count(UNFOLLOWABLE, 1),
+        }
+    }
+
+    /// What a token request redeems: `authorization_code` (linked by its
+    /// code, and its `code_verifier`'s challenge) or the device code grant
+    /// (by its `device_code`). `None` for any other request.
+    pub(crate) fn redemption(&self, request: &CapturedRequest) -> Option<Redemption> {
         let parameters = request.link_parameters();
         match parameters.grant_type.as_deref() {
             Some(AUTHORIZATION_CODE) => {
@@ -392,7 +406,11 @@ impl Follower {
                     // `code_challenge_method=plain`: the challenge is the verifier.
                     links.push(self.key.link(Shared::Challenge, verifier));
                 }
-                Some((links, AUTHORIZATION_CODE))
+                Some(Redemption {
+                    links,
+                    grant_type: AUTHORIZATION_CODE,
+                    asked_at: "authorize",
+                })
             }
             Some(DEVICE_CODE) => {
                 let links = parameters
@@ -400,7 +418,12 @@ impl Follower {
                     .iter()
                     .map(|code| self.key.link(Shared::DeviceCode, code))
                     .collect();
-                Some((links, DEVICE_CODE))
+                // The device flow asks at its own endpoint (RFC 8628 §3.1).
+                Some(Redemption {
+                    links,
+                    grant_type: DEVICE_CODE,
+                    asked_at: "device_authorization",
+                })
             }
             _ => None,
         }
@@ -420,22 +443,14 @@ const AUTHORIZATION_CODE: &str = "authorization_code";
 const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Authorizations dropped from a full store before their token request.
-#[cfg(feature = "metrics")]
 const EVICTED: &str = "oauth_authorizations_evicted_total";
-/// Authorize requests that can't be followed: no `state`, no PKCE, and
-/// no code in the answer.
-#[cfg(feature = "metrics")]
+/// Authorize requests that can't be followed: no `state`, no PKCE and no
+/// code in the answer, or more scopes than a store keeps.
 const UNFOLLOWABLE: &str = "oauth_authorizations_unfollowable_total";
 /// Keepings and takings that Redis did not do: down, slow, or the queue
 /// to it full.
-#[cfg(all(feature = "metrics", feature = "redis"))]
+#[cfg(feature = "redis")]
 const STORE_FAILURES: &str = "oauth_authorizations_store_failures_total";
-#[cfg(all(not(feature = "metrics"), feature = "redis"))]
-const STORE_FAILURES: &str = "";
-#[cfg(not(feature = "metrics"))]
-const EVICTED: &str = "";
-#[cfg(not(feature = "metrics"))]
-const UNFOLLOWABLE: &str = "";
 
 fn count(counter: &'static str, by: usize) {
     #[cfg(feature = "metrics")]
