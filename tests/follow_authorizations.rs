@@ -341,3 +341,24 @@ fn an_authorize_request_for_too_many_scopes_is_not_kept() {
     ]);
     assert_eq!(events.len(), 1, "{events:?}");
 }
+
+#[test]
+fn an_authorize_request_answered_with_a_login_page_is_kept() {
+    // Some servers show the login page as the authorize answer itself; the
+    // code comes later, to another request, linked by `state`.
+    let login_page = http::Response::builder()
+        .header(CONTENT_TYPE, "text/html")
+        .body(Full::new(Bytes::from_static(
+            b"<form><input name=login></form>",
+        )))
+        .unwrap();
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}")),
+            login_page,
+        ),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert_one_narrowing(&events);
+}

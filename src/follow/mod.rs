@@ -277,12 +277,15 @@ impl Follower {
         response: &Response<B>,
         user_agent_chars: usize,
     ) -> Option<(Kept, ScopeSet)> {
+        // Any answer to an authorize request is kept (a login page too: the
+        // code may come later, to another request); only a redirect can
+        // carry a code or a grant.
         let location = response
             .status()
             .is_redirection()
             .then(|| response.headers().get(LOCATION))
-            .flatten()?;
-        if let Some(granted) = fragment_grant(location.as_bytes()) {
+            .flatten();
+        if let Some(granted) = location.and_then(|location| fragment_grant(location.as_bytes())) {
             let parameters = request.link_parameters();
             let requested_scopes = parameters.scope?;
             // No `scope`: granted as requested (RFC 6749 §4.2.2).
@@ -295,7 +298,7 @@ impl Follower {
             )?;
             return Some((kept, granted));
         }
-        let redirect = code_redirect(location.as_bytes());
+        let redirect = location.and_then(|location| code_redirect(location.as_bytes()));
         self.follow_code(request, redirect, user_agent_chars);
         None
     }
