@@ -92,18 +92,22 @@ where
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
         let watch = match this.pending.take() {
+            // A rejecting `Location` (a redirect, or a 4xx that carries one)
+            // is reported from the headers, whatever the body says.
             Some((request, observer))
-                if worth_watching(
-                    response.status(),
-                    response.headers(),
-                    request.has_form(),
-                    || {
-                        response
-                            .extensions()
-                            .get::<ScopeDecision>()
-                            .is_some_and(|decision| decision.granted.is_some())
-                    },
-                ) =>
+                if !observer.is_rejecting_redirect(&response)
+                    && worth_watching(
+                        response.status(),
+                        response.headers(),
+                        request.is_read(),
+                        request.has_body(),
+                        || {
+                            response
+                                .extensions()
+                                .get::<ScopeDecision>()
+                                .is_some_and(|decision| decision.granted.is_some())
+                        },
+                    ) =>
             {
                 let decision = response.extensions().get::<ScopeDecision>().cloned();
                 let limit = observer.settings.body_limit;

@@ -9,9 +9,9 @@ use tower_layer::Layer;
 use tracing::Level;
 
 use crate::body::{HeadersOnly, WithBodies};
-use crate::detect::RedirectStatuses;
+use crate::detect::{Dialect, RedirectStatuses};
 use crate::follow::FollowAuthorizations;
-use crate::hooks::{GrantableScopes, OnRejection};
+use crate::hooks::{GrantableScopes, KnownScopes, OnRejection};
 use crate::observe::{Observer, Settings};
 use crate::report::{EventBudgets, RateLimit};
 use crate::scope::ScopeSet;
@@ -86,6 +86,7 @@ impl<G: GrantableScopes> InvalidScopeObserverLayer<G> {
                 grantable: Arc::new(grantable),
                 on_rejection: Arc::new(()),
                 known_scopes: None,
+                dialect: Dialect::default(),
                 budgets: Arc::new(EventBudgets::new(RateLimit::default())),
                 #[cfg(feature = "metrics")]
                 metrics: None,
@@ -133,12 +134,16 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
         }
     }
 
-    /// Also reads form request bodies and the JSON answers of the token and
-    /// PAR endpoints, as they stream by (see [`body`](crate::body)):
-    /// POSTed authorization and consent forms give their `scope` and
-    /// `client_id`, `{"error":"invalid_scope"}` answers are reported as
-    /// `oauth.token.invalid_scope` with the request's `grant_type`, and token
-    /// grants narrower than requested as `oauth.scope_narrowed`.
+    /// Also reads form and JSON request bodies and JSON answers, as they
+    /// stream by (see [`body`](crate::body)): POSTed authorization and
+    /// consent forms (or a single-page consent screen's JSON) give their
+    /// `scope` and `client_id`, `{"error":"invalid_scope"}` answers (or an
+    /// error object `{"error":{"code":"invalid_scope"}}`) are reported as
+    /// `oauth.token.invalid_scope` with the request's `grant_type` (as
+    /// `oauth.authorize.invalid_scope` when the request was an
+    /// authorization request), a redirect carried in a JSON answer
+    /// (`{"redirect_to": …}`) is read like a `Location`, and token grants
+    /// narrower than requested are reported as `oauth.scope_narrowed`.
     ///
     /// The service then wraps bodies: the inner service gets
     /// `Request<RequestBody<B>>` and the client `Response<ResponseBody<B>>`.
@@ -189,8 +194,75 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     /// # drop(layer);
     /// ```
     pub fn known_scopes(self, registry: impl Into<ScopeSet>) -> Self {
+        self.known_scopes_from(KnownScopes::from(registry.into()))
+    }
+
+    /// Reads the known scopes from `known`, which another task may replace
+    /// while the layer runs (the server's discovery document, read again
+    /// every few minutes): like [`known_scopes`](Self::known_scopes), with
+    /// the registry shared.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, KnownScopes};
+    /// let known = KnownScopes::new();
+    /// let layer = InvalidScopeObserverLayer::new(()).known_scopes_from(known.clone());
+    /// known.replace(["read", "write"]); // seen by every service of the layer
+    /// # drop(layer);
+    /// ```
+    pub fn known_scopes_from(self, known: KnownScopes) -> Self {
         self.configure(|observer| {
-            observer.known_scopes = Some(registry.into());
+            observer.known_scopes = Some(known);
+        })
+    }
+
+    /// The error codes that mean invalid scope, in JSON answers (a string
+    /// `error`, or an error object's `code`) and in redirects (`error=`):
+    /// `["invalid_scope"]` by default (RFC 6749). Add a server's own alias,
+    /// such as glewlwyd's `scope_invalid`; codes are compared exactly.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("read"))
+    ///     .invalid_scope_codes(["invalid_scope", "scope_invalid"]);
+    /// # drop(layer);
+    /// ```
+    ///
+    /// With only `invalid_scope`, a success redirect is ruled out by one
+    /// vectorized pass over its `Location`; with other codes, every
+    /// `Location` holding the bytes `error` is decoded.
+    pub fn invalid_scope_codes<S: AsRef<str>>(self, codes: impl IntoIterator<Item = S>) -> Self {
+        let codes: Vec<String> = codes
+            .into_iter()
+            .map(|code| code.as_ref().to_string())
+            .collect();
+        self.configure(|observer| {
+            observer.dialect = observer.dialect.clone().with_invalid_scope_codes(&codes);
+        })
+    }
+
+    /// The members of a JSON answer that carry a redirect, read exactly
+    /// like a `Location` when the layer
+    /// [observes bodies](Self::observe_bodies): `["redirect_to"]` by
+    /// default, as single-page consent screens answer
+    /// (`200 {"redirect_to": "https://client/cb?code=…&state=…"}`). An
+    /// `error=invalid_scope` in its query or fragment is a rejection of the
+    /// authorization request; its `code` and `state` are followed like a
+    /// redirect's.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("read"))
+    ///     .observe_bodies()
+    ///     .redirect_members(["redirect_to", "redirect_uri"]);
+    /// # drop(layer);
+    /// ```
+    pub fn redirect_members<S: AsRef<str>>(self, members: impl IntoIterator<Item = S>) -> Self {
+        let members: Vec<String> = members
+            .into_iter()
+            .map(|member| member.as_ref().to_string())
+            .collect();
+        self.configure(|observer| {
+            observer.dialect = observer.dialect.clone().with_redirect_members(&members);
         })
     }
 

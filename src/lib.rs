@@ -32,10 +32,11 @@ pub mod drift;
 pub use crate::follow::FollowAuthorizations;
 #[cfg(feature = "posthog")]
 pub use crate::hooks::PostHogHook;
-pub use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
+pub use crate::hooks::{GrantableScopes, KnownScopes, OnRejection, ScopeDecision};
 #[cfg(feature = "metrics")]
 pub use crate::hooks::{
     ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE, TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+    UNEXPLAINED_REJECTIONS,
 };
 pub use crate::layer::InvalidScopeObserverLayer;
 pub use crate::report::{

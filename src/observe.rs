@@ -12,11 +12,11 @@ use tracing::Level;
 
 use crate::capture::CapturedRequest;
 use crate::detect::{
-    carries_invalid_scope, page_worth_reading, CodeRedirect, FormPostPage, RedirectStatuses,
-    TokenAnswer,
+    code_redirect, error_description, page_worth_reading, CodeRedirect, Dialect, FormPostPage,
+    JsonAnswer, RedirectStatuses,
 };
 use crate::follow::{Follower, Redemption};
-use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
+use crate::hooks::{GrantableScopes, KnownScopes, OnRejection, ScopeDecision};
 use crate::report::{
     self, cut_to_chars, Admission, EventBudgets, EventLimits, InvalidScopeRejection, RejectionKind,
     ScopeNarrowing, TARGET,
@@ -35,7 +35,9 @@ use crate::scope::ScopeSet;
 pub(crate) struct Observer<G, H> {
     pub(crate) grantable: Arc<G>,
     pub(crate) on_rejection: Arc<H>,
-    pub(crate) known_scopes: Option<ScopeSet>,
+    pub(crate) known_scopes: Option<KnownScopes>,
+    /// How the server words its answers: error codes, redirect members.
+    pub(crate) dialect: Dialect,
     pub(crate) budgets: Arc<EventBudgets>,
     #[cfg(feature = "metrics")]
     pub(crate) metrics: Option<crate::hooks::ScopeMetrics>,
@@ -51,6 +53,7 @@ impl<G, H> Observer<G, H> {
             grantable: self.grantable,
             on_rejection: Arc::new(hook),
             known_scopes: self.known_scopes,
+            dialect: self.dialect,
             budgets: self.budgets,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
@@ -67,6 +70,7 @@ impl<G, H> Observer<G, H> {
         out.field("grantable", &type_name::<G>())
             .field("on_rejection", &type_name::<H>())
             .field("known_scopes", &self.known_scopes)
+            .field("dialect", &self.dialect)
             .field("rate_limit", &self.budgets.limit())
             .field("redirect_statuses", &settings.redirect_statuses)
             .field(
@@ -102,6 +106,7 @@ impl<G, H> Clone for Observer<G, H> {
             grantable: Arc::clone(&self.grantable),
             on_rejection: Arc::clone(&self.on_rejection),
             known_scopes: self.known_scopes.clone(),
+            dialect: self.dialect.clone(),
             budgets: Arc::clone(&self.budgets),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
@@ -150,11 +155,16 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let decision = response.extensions().get::<ScopeDecision>();
         if self.is_rejecting_redirect(response) {
             self.guarded(|| {
+                let description = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|location| error_description(location.as_bytes()));
                 self.report_rejection(
                     request,
                     response.status(),
                     decision,
                     RejectionKind::Authorize,
+                    description,
                 )
             });
             return;
@@ -200,18 +210,26 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         }
     }
 
+    /// Whether a response's `Location` says invalid scope, on a redirect
+    /// status (of the configured ones) or a 4xx (some servers answer a
+    /// rejected authorize request with a 400 that carries the redirect,
+    /// @node-oauth/express-oauth-server among them). The status first: a
+    /// 2xx answer is ruled out before any header is looked up.
     #[inline]
-    fn is_rejecting_redirect<B>(&self, response: &Response<B>) -> bool {
-        self.settings.redirect_statuses.contains(response.status())
-            && response
-                .headers()
-                .get(LOCATION)
-                .is_some_and(|location| carries_invalid_scope(location.as_bytes()))
+    pub(crate) fn is_rejecting_redirect<B>(&self, response: &Response<B>) -> bool {
+        let status = response.status();
+        (self.settings.redirect_statuses.contains(status) || status.is_client_error())
+            && response.headers().get(LOCATION).is_some_and(|location| {
+                self.dialect
+                    .location_says_invalid_scope(location.as_bytes())
+            })
     }
 
-    /// Looks at a JSON answer of the token or PAR endpoint, once its body
-    /// has gone by: an `invalid_scope` error is a rejection, a grant whose
-    /// `scope` lacks requested scopes a narrowing.
+    /// Looks at a JSON answer once its body has gone by: an error that
+    /// means invalid scope is a rejection (of the authorization request,
+    /// when the request was one, else of the token or another endpoint); a
+    /// redirect carried in a member is read like a `Location`; a grant
+    /// whose `scope` lacks requested scopes is a narrowing.
     pub(crate) fn observe_json_answer(
         &self,
         request: &CapturedRequest,
@@ -219,19 +237,28 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         json: &[u8],
     ) {
-        match TokenAnswer::parse(json) {
-            TokenAnswer::InvalidScope if status.is_client_error() => self
-                .guarded(|| self.report_rejection(request, status, decision, RejectionKind::Token)),
+        match JsonAnswer::parse(json, &self.dialect) {
+            JsonAnswer::InvalidScope { description } if status.is_client_error() => {
+                self.guarded(|| {
+                    let kind = if request.asks_for_authorization() {
+                        RejectionKind::Authorize
+                    } else {
+                        RejectionKind::Token
+                    };
+                    self.report_rejection(request, status, decision, kind, description)
+                })
+            }
+            JsonAnswer::Redirect(url) => self.observe_carried_redirect(request, status, &url),
             // (A grant that carries a decision with `granted` is reported
             // from its headers and never watched.)
-            TokenAnswer::Granted(scope) if status.is_success() => self.guarded(|| {
+            JsonAnswer::Granted(scope) if status.is_success() => self.guarded(|| {
                 self.report_grant(request, status, decision, Some(ScopeSet::parse(&scope)))
             }),
             // No `scope`: granted as requested (RFC 6749 §5.1).
-            TokenAnswer::AsRequested if status.is_success() => {
+            JsonAnswer::AsRequested if status.is_success() => {
                 self.guarded(|| self.report_grant(request, status, decision, None))
             }
-            TokenAnswer::DeviceAuthorization(device_code) if status.is_success() => {
+            JsonAnswer::DeviceAuthorization(device_code) if status.is_success() => {
                 if let Some(follow) = &self.follow {
                     let user_agent_chars = self.settings.limits.user_agent_chars;
                     self.guarded(|| {
@@ -240,6 +267,23 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A redirect a JSON answer carries in a member (`{"redirect_to": …}`
+    /// from a single-page consent screen), read exactly like a `Location`:
+    /// a rejection of the authorization request, or a code to follow.
+    fn observe_carried_redirect(&self, request: &CapturedRequest, status: StatusCode, url: &str) {
+        if self.dialect.location_says_invalid_scope(url.as_bytes()) {
+            self.guarded(|| {
+                let description = error_description(url.as_bytes());
+                self.report_rejection(request, status, None, RejectionKind::Authorize, description)
+            });
+        } else if let Some(follow) = &self.follow {
+            let user_agent_chars = self.settings.limits.user_agent_chars;
+            self.guarded(|| {
+                follow.follow_code(request, code_redirect(url.as_bytes()), user_agent_chars)
+            });
         }
     }
 
@@ -272,7 +316,10 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             return;
         };
         if page.is_invalid_scope() {
-            self.guarded(|| self.report_rejection(request, status, None, RejectionKind::Authorize));
+            self.guarded(|| {
+                let description = page.error_description;
+                self.report_rejection(request, status, None, RejectionKind::Authorize, description)
+            });
         } else if let (Some(code), Some(follow)) = (page.code, &self.follow) {
             let redirect = CodeRedirect {
                 code,
@@ -385,6 +432,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         status: StatusCode,
         decision: Option<&ScopeDecision>,
         kind: RejectionKind,
+        error_description: Option<String>,
     ) {
         if !self.anyone_listens() {
             return;
@@ -398,10 +446,18 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         // Should building the report panic (a grantable source that panics,
         // say), the rejection and the count it carries go back to the budget.
         let unwritten = budget.hold(admission);
-        let mut rejection = self.rejection(request, status, decision, kind);
+        let known_scopes = self.known_scopes.as_ref().and_then(KnownScopes::get);
+        let mut rejection = self.rejection(
+            request,
+            status,
+            decision,
+            kind,
+            known_scopes.as_ref(),
+            error_description,
+        );
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
-            metrics.record(&rejection, self.known_scopes.as_ref());
+            metrics.record(&rejection, known_scopes.as_ref());
         }
         match admission {
             Admission::Admitted { suppressed_before } => {
@@ -438,18 +494,41 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         status: StatusCode,
         decision: Option<&ScopeDecision>,
         kind: RejectionKind,
+        known_scopes: Option<&ScopeSet>,
+        error_description: Option<String>,
     ) -> InvalidScopeRejection {
         let Asked {
             requested_scopes,
             client_id,
             grant_type,
         } = Asked::of(request, decision);
-        let grantable_scopes = match decision.and_then(|decision| decision.grantable.clone()) {
-            Some(grantable) => grantable,
-            None => self.grantable.grantable_scopes(&client_id),
+        let listed = match decision.and_then(|decision| decision.grantable.clone()) {
+            Some(grantable) => Some(grantable),
+            None if self.grantable.has_lists() => Some(self.grantable.grantable_scopes(&client_id)),
+            None => None,
         };
-        let missing_scopes = requested_scopes.difference(&grantable_scopes);
-        let (unknown_scopes, ungranted_known_scopes) = match &self.known_scopes {
+        // Without lists, what is missing is what the server does not know.
+        let (grantable_scopes, missing_scopes) = match listed {
+            Some(grantable) => {
+                let missing = requested_scopes.difference(&grantable);
+                (grantable, missing)
+            }
+            None => {
+                let missing = known_scopes
+                    .map(|known| requested_scopes.difference(known))
+                    .unwrap_or_default();
+                (ScopeSet::new(), missing)
+            }
+        };
+        let unexplained = missing_scopes.is_empty();
+        let (error_description, description_cut) = match &error_description {
+            Some(description) => {
+                let (kept, cut) = cut_to_chars(description, ERROR_DESCRIPTION_CHARS);
+                (kept.to_string(), cut)
+            }
+            None => (String::new(), false),
+        };
+        let (unknown_scopes, ungranted_known_scopes) = match known_scopes {
             Some(known) => (
                 Some(requested_scopes.difference(known)),
                 Some(missing_scopes.intersection(known)),
@@ -476,7 +555,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             user_agent: who.user_agent,
             status,
             suppressed_before: 0,
-            text_cut: who.text_cut,
+            error_description,
+            unexplained,
+            text_cut: who.text_cut || description_cut,
         }
     }
 
@@ -570,6 +651,9 @@ fn who_asked(
         text_cut: client_id_cut || grant_type_cut || user_agent_cut,
     }
 }
+
+/// The most characters of a server's `error_description` an event carries.
+const ERROR_DESCRIPTION_CHARS: usize = 200;
 
 /// The most characters of a `grant_type` an event carries: the longest
 /// registered grant type

@@ -10,7 +10,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use crate::body::{HeadersOnly, RequestBody, ResponseBody, WithBodies};
-use crate::capture::{CapturedRequest, FormCapture};
+use crate::capture::{BodyCapture, CapturedRequest};
 use crate::future::ResponseFuture;
 use crate::hooks::{GrantableScopes, OnRejection};
 use crate::observe::Observer;
@@ -148,9 +148,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let form = FormCapture::of(&request, self.observer.settings.body_limit);
-        let captured = CapturedRequest::capture(&request).with_form(form.clone());
-        let request = request.map(|body| RequestBody::new(body, form));
+        let body = BodyCapture::of(&request, self.observer.settings.body_limit);
+        let captured = CapturedRequest::capture(&request).with_body(body.clone());
+        let request = request.map(|inner| RequestBody::new(inner, body));
         ResponseFuture::new(
             self.inner.call(request),
             captured,

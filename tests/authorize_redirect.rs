@@ -93,6 +93,8 @@ fn wizard_fields(status: &str) -> std::collections::BTreeMap<String, String> {
         ("missing_count", "1"),
         ("truncated", "false"),
         ("suppressed", "0"),
+        ("error_description", ""),
+        ("unexplained", "false"),
     ])
 }
 
@@ -142,7 +144,12 @@ fn error_description_and_iss_do_not_disturb() {
         "https://client.example/cb?error=invalid_scope\
          &error_description=The+requested+scope+is+invalid&iss=https%3A%2F%2Fas.example&state=xyz",
     );
-    assert_eq!(event, wizard_fields("302"));
+    let mut expected = wizard_fields("302");
+    expected.insert(
+        "error_description".into(),
+        "The requested scope is invalid".into(),
+    );
+    assert_eq!(event, expected);
 }
 
 #[test]
@@ -195,6 +202,8 @@ fn no_scope_parameter_is_still_reported_with_empty_sets() {
             ("missing_count", "0"),
             ("truncated", "false"),
             ("suppressed", "0"),
+            ("error_description", ""),
+            ("unexplained", "true"),
         ])
     );
 }
@@ -291,14 +300,53 @@ fn responses_that_are_not_rejections_emit_nothing() {
         redirect(302, "/cb?state=error%3Dinvalid_scope"),
     );
     no_event(WIZARD_REQUEST, redirect(302, "/invalid_scope/cb?code=abc"));
-    // A Location on a non-redirect status does not send the browser anywhere.
+    // A Location on a success is no answer to the client.
     no_event(WIZARD_REQUEST, redirect(200, "/cb?error=invalid_scope"));
-    no_event(WIZARD_REQUEST, redirect(400, "/cb?error=invalid_scope"));
+    no_event(WIZARD_REQUEST, redirect(201, "/cb?error=invalid_scope"));
     // A redirect without a Location.
     no_event(
         WIZARD_REQUEST,
         Response::builder().status(302).body(String::new()).unwrap(),
     );
+}
+
+#[test]
+fn a_client_error_that_carries_the_redirect_is_an_authorize_rejection() {
+    // @node-oauth/express-oauth-server answers a rejected authorize GET with
+    // a 400 JSON body and the redirect in its Location.
+    for status in [400, 401, 403] {
+        let event = rejection_event(
+            WIZARD_REQUEST,
+            status,
+            "https://client.example/cb?error=invalid_scope&error_description=Invalid%20parameter%3A%20%60scope%60&state=xyz",
+        );
+        let mut expected = wizard_fields(&status.to_string());
+        expected.insert(
+            "error_description".into(),
+            "Invalid parameter: `scope`".into(),
+        );
+        assert_eq!(event, expected);
+    }
+    // Server errors are never read.
+    no_event(WIZARD_REQUEST, redirect(500, "/cb?error=invalid_scope"));
+}
+
+#[test]
+fn the_servers_reason_is_cut_and_escaped() {
+    let long = "%C3%A9".repeat(300);
+    let event = rejection_event(
+        WIZARD_REQUEST,
+        302,
+        &format!("/cb?error=invalid_scope&error_description={long}"),
+    );
+    assert_eq!(event["error_description"], "é".repeat(200));
+    assert_eq!(event["truncated"], "true");
+    let event = rejection_event(
+        WIZARD_REQUEST,
+        302,
+        "/cb?error=invalid_scope&error_description=a%0Alevel%3DERROR%E2%80%8B",
+    );
+    assert_eq!(event["error_description"], "a\\u{a}level=ERROR\\u{200b}");
 }
 
 #[test]

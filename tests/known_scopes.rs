@@ -59,6 +59,8 @@ fn with_a_registry_the_event_separates_unknown_from_ungranted() {
             ("missing_count", "3"),
             ("truncated", "false"),
             ("suppressed", "0"),
+            ("error_description", ""),
+            ("unexplained", "false"),
         ])
     );
 }
@@ -83,6 +85,8 @@ fn without_a_registry_the_event_has_no_such_fields() {
             ("missing_count", "3"),
             ("truncated", "false"),
             ("suppressed", "0"),
+            ("error_description", ""),
+            ("unexplained", "false"),
         ])
     );
 }

@@ -37,6 +37,8 @@ fn counts(
         .snapshot()
         .into_vec()
         .into_iter()
+        // Counted apart, and tested below.
+        .filter(|(key, _, _, _)| key.key().name() != "oauth_invalid_scope_unexplained_total")
         .map(|(key, _, _, value)| {
             assert_eq!(key.key().name(), "oauth_authorize_invalid_scope_total");
             let mut labels: Vec<(String, String)> = key
@@ -173,4 +175,36 @@ fn token_rejections_have_a_counter_of_their_own() {
             DebugValue::Counter(1)
         )]
     );
+}
+
+#[test]
+fn rejections_the_lists_cannot_explain_are_counted() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let inner = support::redirecting("/cb?error=invalid_scope");
+    // No grantable lists: what is missing is what the registry lacks.
+    let service = InvalidScopeObserverLayer::new(())
+        .known_scopes(REGISTRY)
+        .count_in_metrics(ScopeMetrics::new())
+        .layer(inner);
+    metrics::with_local_recorder(&recorder, || {
+        for query in [
+            "scope=user:read+dashboard:write", // every scope known: unexplained
+            "scope=user:read+admin",           // `admin` is missing
+            "scope=",                          // nothing asked: unexplained
+        ] {
+            let request = Request::get(format!("/authorize?{query}"))
+                .body(())
+                .unwrap();
+            support::block_on(service.clone().oneshot(request)).unwrap();
+        }
+    });
+    let unexplained: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, _, _, _)| key.key().name() == invalid_scope_observer::UNEXPLAINED_REJECTIONS)
+        .map(|(key, _, _, value)| (key.key().labels().count(), value))
+        .collect();
+    assert_eq!(unexplained, [(0, DebugValue::Counter(2))]);
 }

@@ -25,7 +25,9 @@ use tower::{service_fn, Layer, ServiceExt};
 /// do: lossy text, trimmed, tabs and newlines dropped, the fragment after
 /// the first `#`, the query after the first `?` before it.
 fn reference_says_rejection(status: u16, location: &[u8]) -> bool {
-    if !(300..400).contains(&status) {
+    // A redirect, or a client error that carries one (RFC 6749 does not
+    // name it; some servers answer so).
+    if !(300..500).contains(&status) {
         return false;
     }
     let is_error = |(name, value): (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)| {

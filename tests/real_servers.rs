@@ -77,6 +77,8 @@ fn axum_router_layer() {
             ("missing_count", "1"),
             ("truncated", "false"),
             ("suppressed", "0"),
+            ("error_description", ""),
+            ("unexplained", "false"),
         ])
     );
 }

@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::capture::FormCapture;
+use crate::capture::BodyCapture;
 
 pin_project! {
     /// The request body the inner service sees when the layer reads bodies
@@ -38,7 +38,7 @@ pin_project! {
     pub struct RequestBody<B> {
         #[pin]
         inner: B,
-        form: Option<FormCapture>,
+        form: Option<BodyCapture>,
     }
 }
 
@@ -58,7 +58,7 @@ impl<B: Default> Default for RequestBody<B> {
 }
 
 impl<B> RequestBody<B> {
-    pub(crate) fn new(inner: B, form: Option<FormCapture>) -> Self {
+    pub(crate) fn new(inner: B, form: Option<BodyCapture>) -> Self {
         Self { inner, form }
     }
 

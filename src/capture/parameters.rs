@@ -8,17 +8,20 @@ use http::HeaderValue;
 use crate::scope::ScopeSet;
 
 /// `scope`, `client_id` and `grant_type` as one source (a query, a form
-/// body, an `Authorization` header) gave them; `None` when it had none.
+/// or JSON body, an `Authorization` header) gave them; `None` when it had
+/// none. `asks_for_authorization`: a query carries `response_type`, or a
+/// body (a consent form's answer) `allow`.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct RequestParameters {
     pub(crate) scope: Option<ScopeSet>,
     pub(crate) client_id: Option<String>,
     pub(crate) grant_type: Option<String>,
+    pub(crate) asks_for_authorization: bool,
 }
 
 impl RequestParameters {
-    /// Reads an authorization request's query (RFC 6749 §4.1.1): `scope`
-    /// and `client_id`, and stops as soon as it has both.
+    /// Reads an authorization request's query (RFC 6749 §4.1.1): `scope`,
+    /// `client_id` and whether it names a `response_type`.
     pub(crate) fn from_query(query: &str) -> Self {
         Self::from_urlencoded(query.as_bytes(), false)
     }
@@ -44,13 +47,11 @@ impl RequestParameters {
                 "grant_type" if wants_grant_type && parameters.grant_type.is_none() => {
                     parameters.grant_type = Some(value.into_owned())
                 }
+                // A query's `response_type`, a body's `allow` (a pushed
+                // authorization request carries `response_type` in its body).
+                "response_type" if !wants_grant_type => parameters.asks_for_authorization = true,
+                "allow" if wants_grant_type => parameters.asks_for_authorization = true,
                 _ => {}
-            }
-            if parameters.scope.is_some()
-                && parameters.client_id.is_some()
-                && (parameters.grant_type.is_some() || !wants_grant_type)
-            {
-                break;
             }
         }
         parameters
@@ -90,6 +91,7 @@ impl RequestParameters {
             scope: self.scope.or(fallback.scope),
             client_id: self.client_id.or(fallback.client_id),
             grant_type: self.grant_type.or(fallback.grant_type),
+            asks_for_authorization: self.asks_for_authorization || fallback.asks_for_authorization,
         }
     }
 }
@@ -104,6 +106,7 @@ pub(crate) struct LinkParameters {
     pub(crate) client_id: Option<String>,
     pub(crate) state: Option<String>,
     pub(crate) code_challenge: Option<String>,
+    pub(crate) code_challenge_method: Option<String>,
     pub(crate) grant_type: Option<String>,
     pub(crate) code: Option<String>,
     pub(crate) code_verifier: Option<String>,
@@ -125,6 +128,7 @@ impl LinkParameters {
                 "client_id" => &mut parameters.client_id,
                 "state" => &mut parameters.state,
                 "code_challenge" => &mut parameters.code_challenge,
+                "code_challenge_method" => &mut parameters.code_challenge_method,
                 "grant_type" => &mut parameters.grant_type,
                 "code" => &mut parameters.code,
                 "code_verifier" => &mut parameters.code_verifier,
@@ -146,6 +150,9 @@ impl LinkParameters {
             client_id: self.client_id.or(fallback.client_id),
             state: self.state.or(fallback.state),
             code_challenge: self.code_challenge.or(fallback.code_challenge),
+            code_challenge_method: self
+                .code_challenge_method
+                .or(fallback.code_challenge_method),
             grant_type: self.grant_type.or(fallback.grant_type),
             code: self.code.or(fallback.code),
             code_verifier: self.code_verifier.or(fallback.code_verifier),
@@ -181,6 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn response_type_or_allow_asks_for_authorization() {
+        assert!(RequestParameters::from_query("response_type=code").asks_for_authorization);
+        assert!(!RequestParameters::from_query("allow=1").asks_for_authorization);
+        assert!(RequestParameters::from_form(b"allow=Authorize").asks_for_authorization);
+        assert!(!RequestParameters::from_form(b"grant_type=x").asks_for_authorization);
+        // A pushed authorization request is no consent step.
+        assert!(!RequestParameters::from_form(b"response_type=code").asks_for_authorization);
+        let merged = RequestParameters::from_form(b"scope=a")
+            .or(RequestParameters::from_query("response_type=code"));
+        assert!(merged.asks_for_authorization);
+    }
+
+    #[test]
     fn plus_and_percent_twenty_are_spaces() {
         assert_eq!(query("scope=a+b&client_id=c").0, "a b");
         assert_eq!(query("scope=a%20b").0, "a b");
@@ -200,7 +220,10 @@ mod tests {
         );
         assert_eq!(
             RequestParameters::from_query("response_type=code"),
-            RequestParameters::default()
+            RequestParameters {
+                asks_for_authorization: true,
+                ..RequestParameters::default()
+            }
         );
         // Present but empty is not missing: it wins over a fallback.
         assert_eq!(

@@ -5,10 +5,10 @@ use std::sync::LazyLock;
 
 use http::header::USER_AGENT;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Request};
+use http::{HeaderValue, Method, Request};
 use memchr::memmem::Finder;
 
-use super::form::FormCapture;
+use super::body::BodyCapture;
 use super::parameters::{LinkParameters, RequestParameters};
 use crate::report::cut_to_chars;
 
@@ -25,7 +25,9 @@ use crate::report::cut_to_chars;
 pub(crate) struct CapturedRequest {
     path_and_query: Option<PathAndQuery>,
     user_agent: Option<HeaderValue>,
-    form: Option<FormCapture>,
+    /// A GET or HEAD: its JSON answers are never read.
+    is_read: bool,
+    form: Option<BodyCapture>,
 }
 
 impl CapturedRequest {
@@ -35,23 +37,39 @@ impl CapturedRequest {
         Self {
             path_and_query: uri.query().and_then(|_| uri.path_and_query().cloned()),
             user_agent: request.headers().get(USER_AGENT).cloned(),
+            is_read: matches!(*request.method(), Method::GET | Method::HEAD),
             form: None,
         }
     }
 
-    /// Also keeps what is read of the request's form body, if it has one.
-    pub(crate) fn with_form(mut self, form: Option<FormCapture>) -> Self {
-        self.form = form;
+    /// Also keeps what is read of the request's form or JSON body, if it
+    /// has one.
+    pub(crate) fn with_body(mut self, body: Option<BodyCapture>) -> Self {
+        self.form = body;
         self
     }
 
-    /// Whether the request had a form body the layer kept.
-    pub(crate) fn has_form(&self) -> bool {
+    /// Whether the request had a form or JSON body the layer kept.
+    pub(crate) fn has_body(&self) -> bool {
         self.form.is_some()
     }
 
-    /// `scope`, `client_id` and `grant_type`, each from the form body if it
-    /// has it, else from the query, else (`client_id`) from HTTP Basic
+    /// Whether the request is a GET or HEAD.
+    pub(crate) fn is_read(&self) -> bool {
+        self.is_read
+    }
+
+    /// Whether the request is an authorization request (or its consent
+    /// step): it carries `response_type` in its query, or `allow` in its
+    /// body. (A body's `response_type` alone does not count: a pushed
+    /// authorization request carries one.) Its rejections are `oauth.authorize.invalid_scope`,
+    /// however they come back.
+    pub(crate) fn asks_for_authorization(&self) -> bool {
+        self.parameters().asks_for_authorization
+    }
+
+    /// `scope`, `client_id` and `grant_type`, each from the form or JSON
+    /// body if it has it, else from the query, else (`client_id`) from HTTP Basic
     /// client credentials. The body wins as servers read a POST: a consent
     /// form posts back to the URL of the page, query and all, and the server
     /// judges the scopes in the body (oauthlib, under django-oauth-toolkit,
@@ -81,7 +99,7 @@ impl CapturedRequest {
             || self
                 .form
                 .as_ref()
-                .is_some_and(|form| form.read_complete(|bytes| ASKED.find(bytes).is_some()))
+                .is_some_and(|form| form.form_contains(&ASKED))
     }
 
     /// The parameters that link the legs of one authorization, from the
@@ -94,9 +112,7 @@ impl CapturedRequest {
                 .unwrap_or_default()
         };
         match &self.form {
-            Some(form) => form
-                .read_complete(LinkParameters::from_urlencoded)
-                .or(from_query()),
+            Some(form) => form.link_parameters_then(from_query()),
             None => from_query(),
         }
     }

@@ -20,6 +20,7 @@ pub(crate) fn page_worth_reading(status: StatusCode, headers: &HeaderMap) -> boo
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct FormPostPage {
     pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
     pub(crate) code: Option<String>,
     pub(crate) state: Option<String>,
 }
@@ -54,6 +55,7 @@ impl FormPostPage {
             };
             let slot = match name.as_str() {
                 "error" => &mut page.error,
+                "error_description" => &mut page.error_description,
                 "code" => &mut page.code,
                 "state" => &mut page.state,
                 _ => continue,

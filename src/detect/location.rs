@@ -5,8 +5,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-/// The OAuth error code this crate watches for (RFC 6749 §4.1.2.1).
-const INVALID_SCOPE: &str = "invalid_scope";
+use super::dialect::INVALID_SCOPE;
 
 /// Whether a redirect's `Location` carries a parameter named `error` whose
 /// decoded value is exactly `invalid_scope`, in its query or its fragment
@@ -36,9 +35,46 @@ pub(crate) fn carries_invalid_scope(location: &[u8]) -> bool {
 /// standard says, hold `error=invalid_scope`. Apart from the cheap test, so
 /// that a Location that cannot spell it pays for none of this.
 fn decodes_to_invalid_scope(location: &[u8]) -> bool {
+    find_in_parameters(location, |parameters| {
+        has_invalid_scope_error(parameters).then_some(())
+    })
+    .is_some()
+}
+
+/// Finds something in the parameters of a Location (or any URL): its
+/// query, then its fragment, found and decoded as the URL standard says
+/// (see [`carries_invalid_scope`]); the first part `find` answers for wins.
+pub(crate) fn find_in_parameters<T>(
+    location: &[u8],
+    mut find: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
     let location = without_tabs_and_newlines(trim_c0_and_space(location));
     let (query, fragment) = query_and_fragment(&location);
-    query.is_some_and(has_invalid_scope_error) || fragment.is_some_and(has_invalid_scope_error)
+    for parameters in [query, fragment].into_iter().flatten() {
+        if let Some(found) = find(parameters) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// The `error_description` of a rejecting Location, from the query or
+/// fragment that carries the `error` (the first of each name counts).
+pub(crate) fn error_description(location: &[u8]) -> Option<String> {
+    find_in_parameters(location, |parameters| {
+        let mut has_error = false;
+        let mut description = None;
+        for (name, value) in form_urlencoded::parse(parameters) {
+            match &*name {
+                "error" => has_error = true,
+                "error_description" if description.is_none() => {
+                    description = Some(value.into_owned())
+                }
+                _ => {}
+            }
+        }
+        has_error.then_some(description).flatten()
+    })
 }
 
 /// The query and the fragment of a trimmed Location, by where the URL
@@ -67,23 +103,17 @@ pub(crate) struct CodeRedirect {
 pub(crate) fn code_redirect(location: &[u8]) -> Option<CodeRedirect> {
     static CODE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"code="));
     CODE.find(location)?;
-    let location = without_tabs_and_newlines(trim_c0_and_space(location));
-    let (query, fragment) = query_and_fragment(&location);
-    let found = [query, fragment]
-        .into_iter()
-        .flatten()
-        .find_map(|parameters| {
-            let (mut code, mut state) = (None, None);
-            for (name, value) in form_urlencoded::parse(parameters) {
-                match &*name {
-                    "code" if code.is_none() => code = Some(value.into_owned()),
-                    "state" if state.is_none() => state = Some(value.into_owned()),
-                    _ => {}
-                }
+    find_in_parameters(location, |parameters| {
+        let (mut code, mut state) = (None, None);
+        for (name, value) in form_urlencoded::parse(parameters) {
+            match &*name {
+                "code" if code.is_none() => code = Some(value.into_owned()),
+                "state" if state.is_none() => state = Some(value.into_owned()),
+                _ => {}
             }
-            Some(CodeRedirect { code: code?, state })
-        });
-    found
+        }
+        Some(CodeRedirect { code: code?, state })
+    })
 }
 
 /// The cheap test before any decoding: could these bytes decode to

@@ -10,6 +10,11 @@ use crate::scope::ScopeSet;
 /// request's `client_id` (`""` when the request named none).
 ///
 /// Implemented for:
+/// - `()`: no lists at all. A narrowing needs none (it rests on the
+///   server's own token answer); a rejection's missing scopes are then the
+///   requested scopes outside the layer's
+///   [`known_scopes`](crate::InvalidScopeObserverLayer::known_scopes), and
+///   its `grantable_scopes` are empty;
 /// - [`ScopeSet`]: the same scopes for every client;
 /// - `HashMap<String, ScopeSet>`: per client, an unknown client may have none;
 /// - any `Fn(&str) -> ScopeSet`, to ask your own client registry;
@@ -55,11 +60,36 @@ use crate::scope::ScopeSet;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a source of grantable scopes",
     label = "not a `GrantableScopes`",
-    note = "give a `ScopeSet` (the same for every client), a `HashMap<String, ScopeSet>` (keys are `String`, not `&str`), a closure `|client_id: &str| -> ScopeSet`, an `Arc` of one of these, or a type that implements `GrantableScopes`"
+    note = "give `()` (no lists), a `ScopeSet` (the same for every client), a `HashMap<String, ScopeSet>` (keys are `String`, not `&str`), a closure `|client_id: &str| -> ScopeSet`, an `Arc` of one of these, or a type that implements `GrantableScopes`"
 )]
 pub trait GrantableScopes {
     /// The scopes `client_id` may be granted.
     fn grantable_scopes(&self, client_id: &str) -> ScopeSet;
+
+    /// Whether this source lists what clients may have at all (`true`
+    /// unless it says otherwise; `()` says `false`). Without lists, a
+    /// rejection's missing scopes are its requested scopes outside the
+    /// known scopes.
+    ///
+    /// ```
+    /// use invalid_scope_observer::{GrantableScopes, ScopeSet};
+    ///
+    /// assert!(ScopeSet::parse("read").has_lists());
+    /// assert!(!().has_lists());
+    /// ```
+    fn has_lists(&self) -> bool {
+        true
+    }
+}
+
+impl GrantableScopes for () {
+    fn grantable_scopes(&self, _client_id: &str) -> ScopeSet {
+        ScopeSet::new()
+    }
+
+    fn has_lists(&self) -> bool {
+        false
+    }
 }
 
 impl GrantableScopes for ScopeSet {
@@ -86,6 +116,10 @@ where
 impl<T: GrantableScopes + ?Sized> GrantableScopes for Arc<T> {
     fn grantable_scopes(&self, client_id: &str) -> ScopeSet {
         (**self).grantable_scopes(client_id)
+    }
+
+    fn has_lists(&self) -> bool {
+        (**self).has_lists()
     }
 }
 

@@ -21,6 +21,16 @@ pub const REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_authorize_invalid_scope_tot
 /// ```
 pub const TOKEN_REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_token_invalid_scope_total";
 
+/// The counter of rejections for which the layer's lists name no missing
+/// scope ([`InvalidScopeRejection::unexplained`]): the copy of the lists is
+/// stale, or the server rejected for another reason (its
+/// `error_description` says which). No labels.
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::UNEXPLAINED_REJECTIONS, "oauth_invalid_scope_unexplained_total");
+/// ```
+pub const UNEXPLAINED_REJECTIONS: &str = "oauth_invalid_scope_unexplained_total";
+
 /// Counts every rejection (before the event rate limit, so the numbers are
 /// exact) in the counter `oauth_authorize_invalid_scope_total` (token and PAR
 /// endpoint rejections in `oauth_token_invalid_scope_total`), with one
@@ -30,7 +40,8 @@ pub const TOKEN_REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_token_invalid_scope_t
 ///   its own label value (without a registry there is none);
 /// - any other missing scope (a typo, a probe) counts as `other`, so a peer
 ///   cannot create series;
-/// - a rejection with nothing missing counts as `none`.
+/// - a rejection with nothing missing counts as `none`, and also in
+///   `oauth_invalid_scope_unexplained_total` ([`UNEXPLAINED_REJECTIONS`]).
 ///
 /// (Keep scopes named `other` or `none` out of the registry, or their series
 /// mix with those two.)
@@ -96,6 +107,9 @@ impl ScopeMetrics {
             RejectionKind::Authorize => REJECTIONS_BY_MISSING_SCOPE,
             RejectionKind::Token => TOKEN_REJECTIONS_BY_MISSING_SCOPE,
         };
+        if rejection.unexplained() {
+            ::metrics::counter!(UNEXPLAINED_REJECTIONS).increment(1);
+        }
         let missing = rejection.missing_scopes();
         let known_missing = match known_scopes {
             Some(known) => missing.intersection(known),

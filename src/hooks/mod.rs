@@ -4,6 +4,7 @@
 //! for metrics and PostHog.
 
 mod grantable;
+mod known_scopes;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod on_rejection;
@@ -12,9 +13,11 @@ mod posthog;
 mod scope_decision;
 
 pub use self::grantable::GrantableScopes;
+pub use self::known_scopes::KnownScopes;
 #[cfg(feature = "metrics")]
 pub use self::metrics::{
     ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE, TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+    UNEXPLAINED_REJECTIONS,
 };
 pub use self::on_rejection::OnRejection;
 #[cfg(feature = "posthog")]

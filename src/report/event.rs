@@ -54,6 +54,8 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
         grant_type = rejection.grant_type().map(|grant_type| tracing::field::display(EscapedText(grant_type))),
         user_agent = %EscapedText(rejection.user_agent()),
         status = rejection.status().as_u16(),
+        error_description = %EscapedText(rejection.error_description()),
+        unexplained = rejection.unexplained(),
         requested_count = rejection.requested_scopes().len(),
         grantable_count = rejection.grantable_scopes().len(),
         missing_count = rejection.missing_scopes().len(),

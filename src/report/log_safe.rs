@@ -105,11 +105,22 @@ fn is_plain_text(c: char) -> bool {
 }
 
 /// Characters that move or hide text when a log is shown: line and paragraph
-/// separators and the bidirectional controls ("Trojan Source").
+/// separators, the bidirectional controls ("Trojan Source", the Arabic
+/// letter mark included), and the invisible format characters that make
+/// `wizard\u{200b}` read as `wizard`: zero-width spaces and joiners, the
+/// word joiner and invisible operators, the byte order mark, the soft
+/// hyphen and the tag characters.
 fn is_invisible_layout_char(c: char) -> bool {
     matches!(
         c,
-        '\u{200E}' | '\u{200F}' | '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }
 
@@ -134,6 +145,35 @@ mod tests {
 
     fn unbounded(scopes: &ScopeSet) -> String {
         BoundedScopes::new(scopes, usize::MAX, usize::MAX).to_string()
+    }
+
+    #[test]
+    fn invisible_format_characters_are_escaped() {
+        for (c, written) in [
+            ('\u{00AD}', "\\u{ad}"),
+            ('\u{061C}', "\\u{61c}"),
+            ('\u{200B}', "\\u{200b}"),
+            ('\u{200C}', "\\u{200c}"),
+            ('\u{200D}', "\\u{200d}"),
+            ('\u{2060}', "\\u{2060}"),
+            ('\u{2064}', "\\u{2064}"),
+            ('\u{FEFF}', "\\u{feff}"),
+            ('\u{E0000}', "\\u{e0000}"),
+            ('\u{E0041}', "\\u{e0041}"),
+            ('\u{E007F}', "\\u{e007f}"),
+        ] {
+            assert_eq!(
+                EscapedText(&format!("wizard{c}")).to_string(),
+                format!("wizard{written}")
+            );
+        }
+        // Their neighbours stay as they are.
+        for plain in ['\u{00AC}', '\u{061B}', '\u{2010}', '\u{E0080}'] {
+            assert_eq!(
+                EscapedText(&plain.to_string()).to_string(),
+                plain.to_string()
+            );
+        }
     }
 
     #[test]

@@ -46,7 +46,12 @@ pub struct InvalidScopeRejection {
     pub(crate) user_agent: String,
     pub(crate) status: StatusCode,
     pub(crate) suppressed_before: u64,
-    /// Whether `client_id` or `user_agent` were cut to their limits.
+    /// The server's own reason, cut to 200 characters; `""` when absent.
+    pub(crate) error_description: String,
+    /// Whether the layer's lists name no missing scope.
+    pub(crate) unexplained: bool,
+    /// Whether `client_id`, `user_agent` or `error_description` were cut
+    /// to their limits.
     pub(crate) text_cut: bool,
 }
 
@@ -180,8 +185,9 @@ impl InvalidScopeRejection {
         self.grant_type.as_deref()
     }
 
-    /// Where the rejection was seen: an authorization redirect or a JSON
-    /// answer of the token or PAR endpoint.
+    /// Which request was rejected: an authorization request (or its
+    /// consent step), or a request to the token, PAR, device or any other
+    /// endpoint (see [`RejectionKind`]).
     ///
     /// ```
     /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, RejectionKind, ScopeSet};
@@ -231,8 +237,50 @@ impl InvalidScopeRejection {
         &self.user_agent
     }
 
+    /// The server's own reason for the rejection: the JSON answer's
+    /// `error_description` (or its error object's `message`), or the
+    /// redirect's `error_description` parameter, decoded and cut to 200
+    /// characters; `""` when the server gave none. The server may echo
+    /// what the client sent, so escape it before writing it anywhere a
+    /// newline matters (the event does).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         println!("the server says {:?}", rejection.error_description());
+    ///     });
+    /// # drop(layer);
+    /// ```
+    pub fn error_description(&self) -> &str {
+        &self.error_description
+    }
+
+    /// Whether the layer's lists name no missing scope for this rejection:
+    /// the copy of the lists is stale, or the server rejected for another
+    /// reason ([`error_description`](Self::error_description) may say
+    /// which). Without grantable lists (`()`), the missing scopes are the
+    /// requested ones outside the known scopes, so a rejection is
+    /// unexplained when every requested scope is known (or none are known).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         if rejection.unexplained() {
+    ///             println!("our copy of the scope lists is stale?");
+    ///         }
+    ///     });
+    /// # drop(layer);
+    /// ```
+    pub fn unexplained(&self) -> bool {
+        self.unexplained
+    }
+
     /// The status of the response that carried the rejection (a 3xx
-    /// redirect, or a 400 or 401 JSON answer).
+    /// redirect, a 4xx answer with a rejecting `Location`, a 400 or 401
+    /// JSON answer, or the 2xx JSON answer that carried a rejecting
+    /// redirect).
     ///
     /// ```
     /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
@@ -247,8 +295,19 @@ impl InvalidScopeRejection {
     }
 }
 
-/// Where a rejection was seen, which decides its event's name, its rate
-/// budget and its metrics counter.
+/// Which request a rejection answered, which decides its event's name, its
+/// rate budget and its metrics counter.
+///
+/// The rule: a rejection is [`Authorize`](Self::Authorize) when it comes as
+/// a redirect (a 3xx `Location`, a 4xx answer's `Location`, a
+/// `response_mode=form_post` page, a redirect carried in a JSON answer's
+/// member such as `redirect_to`), or when the request carried
+/// `response_type` in its query or `allow` in its body (as a consent form
+/// or a single-page consent screen posts it back), however the answer came.
+/// Any other rejection (a JSON error answer of the token, PAR, device or
+/// another endpoint) is [`Token`](Self::Token): a body's `response_type`
+/// alone does not make an authorization request, since a pushed
+/// authorization request (RFC 9126) carries one too.
 ///
 /// ```
 /// use invalid_scope_observer::RejectionKind;
@@ -259,11 +318,13 @@ impl InvalidScopeRejection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RejectionKind {
-    /// A redirect of the authorization endpoint whose `Location` carries
-    /// `error=invalid_scope` (RFC 6749 §4.1.2.1).
+    /// An authorization request, or its consent step, rejected (RFC 6749
+    /// §4.1.2.1): as a redirect, or as a JSON answer to a request that
+    /// carried `response_type` in its query or `allow` in its body.
     Authorize,
-    /// A JSON answer of the token or PAR endpoint whose `error` is
-    /// `invalid_scope` (RFC 6749 §5.2), seen when the layer
+    /// Any other request rejected with a JSON error (RFC 6749 §5.2): the
+    /// token or PAR endpoint, device authorization, a provisioning API;
+    /// seen when the layer
     /// [observes bodies](crate::InvalidScopeObserverLayer::observe_bodies).
     Token,
 }
