@@ -43,8 +43,10 @@ pub(crate) struct Cli {
     /// [default: the system's roots].
     #[arg(long, env = "INVALID_SCOPE_PROXY_UPSTREAM_CA", value_name = "FILE")]
     upstream_ca: Option<PathBuf>,
-    /// Every scope the server knows, comma-separated (optional: the registry
-    /// that labels metrics and names unknown scopes).
+    /// Every scope the server knows, comma-separated, or `discover` to read
+    /// the upstream's `scopes_supported` (the registry that labels metrics,
+    /// names unknown scopes, and without grantable lists names what is
+    /// missing) [default: discover].
     #[arg(
         long,
         env = "INVALID_SCOPE_PROXY_KNOWN_SCOPES",
@@ -52,6 +54,14 @@ pub(crate) struct Cli {
         value_name = "SCOPES"
     )]
     known_scopes: Option<Vec<String>>,
+    /// With known_scopes = discover: seconds between two reads of the
+    /// discovery document [default: 300].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_DISCOVER_INTERVAL",
+        value_name = "SECONDS"
+    )]
+    discover_interval: Option<u64>,
     /// Scopes of clients not listed in grantable.clients, comma-separated.
     #[arg(
         long,
@@ -81,6 +91,24 @@ pub(crate) struct Cli {
         value_name = "BYTES"
     )]
     observe_body_limit: Option<usize>,
+    /// JSON answer members that carry a redirect, read like a Location,
+    /// comma-separated [default: redirect_to].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_OBSERVE_REDIRECT_MEMBERS",
+        value_delimiter = ',',
+        value_name = "MEMBERS"
+    )]
+    observe_redirect_members: Option<Vec<String>>,
+    /// Error codes that mean invalid scope, comma-separated [default:
+    /// invalid_scope].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_OBSERVE_INVALID_SCOPE_CODES",
+        value_delimiter = ',',
+        value_name = "CODES"
+    )]
+    observe_invalid_scope_codes: Option<Vec<String>>,
     /// Log lines on stdout: json, logfmt or text [default: json].
     #[arg(long, env = "INVALID_SCOPE_PROXY_LOG_FORMAT", value_name = "FORMAT")]
     log_format: Option<LogFormat>,
@@ -205,12 +233,12 @@ struct File {
     listen: Option<SocketAddr>,
     upstream: Option<String>,
     upstream_ca: Option<PathBuf>,
-    known_scopes: Option<Vec<String>>,
+    known_scopes: Option<KnownScopesKey>,
+    discover_interval: Option<u64>,
     forwarded_headers: Option<bool>,
     upstream_timeout: Option<u64>,
     shutdown_deadline: Option<u64>,
-    #[serde(default)]
-    grantable: GrantableSection,
+    grantable: Option<GrantableSection>,
     #[serde(default)]
     observe: ObserveSection,
     #[serde(default)]
@@ -246,6 +274,26 @@ struct ObserveSection {
     enabled: Option<bool>,
     bodies: Option<bool>,
     body_limit: Option<usize>,
+    redirect_members: Option<Vec<String>>,
+    invalid_scope_codes: Option<Vec<String>>,
+}
+
+/// `known_scopes` as written: a list, or the word `"discover"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum KnownScopesKey {
+    Listed(Vec<String>),
+    Word(String),
+}
+
+/// Where the known scopes come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KnownScopesSource {
+    /// As configured.
+    Listed(Vec<String>),
+    /// The upstream's discovery document's `scopes_supported`, read at
+    /// start and every `interval`.
+    Discover { interval: Duration },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -291,8 +339,11 @@ pub(crate) struct Config {
     /// The roots trusted for an https upstream (`upstream_ca`, or the
     /// system's).
     pub(crate) upstream_tls: rustls::ClientConfig,
-    pub(crate) known_scopes: Option<Vec<String>>,
-    pub(crate) grantable: Grantable,
+    pub(crate) known_scopes: KnownScopesSource,
+    /// `None` without a `[grantable]` section (or flags): no lists.
+    pub(crate) grantable: Option<Grantable>,
+    pub(crate) redirect_members: Vec<String>,
+    pub(crate) invalid_scope_codes: Vec<String>,
     pub(crate) observe_enabled: bool,
     pub(crate) observe_bodies: bool,
     pub(crate) body_limit: usize,
@@ -348,17 +399,36 @@ impl Config {
         let upstream = parse_upstream(&upstream)?;
         let upstream_ca = cli.upstream_ca.clone().or(file.upstream_ca);
         let upstream_tls = crate::tls::client_config(&upstream, upstream_ca.as_deref())?;
+        let listed = file.grantable.is_some()
+            || cli.grantable_default.is_some()
+            || cli.grantable_clients.is_some();
+        let section = file.grantable.unwrap_or_default();
         let grantable = Grantable {
             default: cli
                 .grantable_default
                 .clone()
-                .or(file.grantable.default)
+                .or(section.default)
                 .unwrap_or_default(),
             clients: match &cli.grantable_clients {
                 Some(text) => parse_clients(text)?,
-                None => file.grantable.clients.unwrap_or_default(),
+                None => section.clients.unwrap_or_default(),
             },
         };
+        let grantable = listed.then_some(grantable);
+        let known_scopes = known_scopes(cli, file.known_scopes, file.discover_interval)?;
+        let redirect_members = cli
+            .observe_redirect_members
+            .clone()
+            .or(file.observe.redirect_members)
+            .unwrap_or_else(|| vec!["redirect_to".to_string()]);
+        let invalid_scope_codes = cli
+            .observe_invalid_scope_codes
+            .clone()
+            .or(file.observe.invalid_scope_codes)
+            .unwrap_or_else(|| vec!["invalid_scope".to_string()]);
+        if invalid_scope_codes.is_empty() {
+            return Err("`observe.invalid_scope_codes` needs at least one code".into());
+        }
         let per_second = cli
             .rate_limit_per_second
             .or(file.rate_limit.per_second)
@@ -384,8 +454,10 @@ impl Config {
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             upstream,
             upstream_tls,
-            known_scopes: cli.known_scopes.clone().or(file.known_scopes),
+            known_scopes,
             grantable,
+            redirect_members,
+            invalid_scope_codes,
             observe_enabled: cli.observe_enabled.or(file.observe.enabled).unwrap_or(true),
             observe_bodies: cli.observe_bodies.or(file.observe.bodies).unwrap_or(true),
             body_limit,
@@ -412,6 +484,37 @@ impl Config {
             correlation: correlation(cli, file.correlation)?,
         })
     }
+}
+
+/// `known_scopes` and `discover_interval`: a list, or discovery (the
+/// default).
+fn known_scopes(
+    cli: &Cli,
+    file: Option<KnownScopesKey>,
+    file_interval: Option<u64>,
+) -> Result<KnownScopesSource, String> {
+    let written = match (&cli.known_scopes, file) {
+        (Some(flag), _) if flag.len() == 1 && flag[0] == "discover" => None,
+        (Some(flag), _) => Some(flag.clone()),
+        (None, Some(KnownScopesKey::Listed(list))) => Some(list),
+        (None, Some(KnownScopesKey::Word(word))) if word == "discover" => None,
+        (None, Some(KnownScopesKey::Word(word))) => {
+            return Err(format!(
+                "`known_scopes`: {word:?} is neither a list of scopes nor \"discover\""
+            ))
+        }
+        (None, None) => None,
+    };
+    if let Some(list) = written {
+        return Ok(KnownScopesSource::Listed(list));
+    }
+    let interval = cli.discover_interval.or(file_interval).unwrap_or(300);
+    if interval == 0 {
+        return Err("`discover_interval` must be at least 1 second".into());
+    }
+    Ok(KnownScopesSource::Discover {
+        interval: Duration::from_secs(interval),
+    })
 }
 
 /// `[correlation]`, each key overridden by its flag or variable.
@@ -487,14 +590,14 @@ fn posthog(cli: &Cli, from_file: Option<PostHog>) -> Result<Option<PostHog>, Str
     }
 }
 
-/// Reads only `[grantable]` again, for a reload; the rest of a running
-/// proxy does not change.
-pub(crate) fn reload_grantable(path: &std::path::Path) -> Result<Grantable, String> {
+/// Reads only `[grantable]` again, for a reload (`None`: the section is
+/// gone, no lists); the rest of a running proxy does not change.
+pub(crate) fn reload_grantable(path: &std::path::Path) -> Result<Option<Grantable>, String> {
     let file = read_file(path)?;
-    Ok(Grantable {
-        default: file.grantable.default.unwrap_or_default(),
-        clients: file.grantable.clients.unwrap_or_default(),
-    })
+    Ok(file.grantable.map(|section| Grantable {
+        default: section.default.unwrap_or_default(),
+        clients: section.clients.unwrap_or_default(),
+    }))
 }
 
 fn read_file(path: &std::path::Path) -> Result<File, String> {
@@ -564,13 +667,65 @@ mod tests {
             Config::load(&cli(&["--config", &path, "--listen", "127.0.0.1:7001"])).unwrap();
         assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());
         assert_eq!(config.upstream, "http://127.0.0.1:8000");
-        assert_eq!(config.grantable.default, ["read"]);
-        assert_eq!(config.grantable.clients["wizard"], ["read", "write"]);
+        let grantable = config.grantable.unwrap();
+        assert_eq!(grantable.default, ["read"]);
+        assert_eq!(grantable.clients["wizard"], ["read", "write"]);
         assert!(config.observe_bodies);
         assert_eq!(config.body_limit, 8192);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!((config.per_second, config.burst), (100, 100));
         assert_eq!(config.correlation, None, "off without a section");
+    }
+
+    #[test]
+    fn upstream_alone_starts_without_lists_and_discovers() {
+        let config = Config::load(&cli(&["--upstream", "http://127.0.0.1:8000"])).unwrap();
+        assert_eq!(config.grantable, None);
+        assert_eq!(
+            config.known_scopes,
+            KnownScopesSource::Discover {
+                interval: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(config.redirect_members, ["redirect_to"]);
+        assert_eq!(config.invalid_scope_codes, ["invalid_scope"]);
+        // An empty section is a list: every client may have nothing.
+        let (_file, path) = file("upstream = \"http://127.0.0.1:8000\"\n[grantable]\n");
+        let config = Config::load(&cli(&["--config", &path])).unwrap();
+        assert_eq!(config.grantable, Some(Grantable::default()));
+    }
+
+    #[test]
+    fn known_scopes_are_a_list_or_discover() {
+        let (_file, path) = file(
+            "upstream = \"http://127.0.0.1:8000\"\nknown_scopes = \"discover\"\ndiscover_interval = 60\n\
+             [observe]\nredirect_members = [\"redirect_to\", \"redirect_uri\"]\ninvalid_scope_codes = [\"invalid_scope\", \"scope_invalid\"]\n",
+        );
+        let config = Config::load(&cli(&["--config", &path])).unwrap();
+        assert_eq!(
+            config.known_scopes,
+            KnownScopesSource::Discover {
+                interval: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(config.redirect_members, ["redirect_to", "redirect_uri"]);
+        assert_eq!(
+            config.invalid_scope_codes,
+            ["invalid_scope", "scope_invalid"]
+        );
+        let listed =
+            Config::load(&cli(&["--config", &path, "--known-scopes", "read,write"])).unwrap();
+        assert_eq!(
+            listed.known_scopes,
+            KnownScopesSource::Listed(vec!["read".into(), "write".into()])
+        );
+        let (_bad, bad) = file("upstream = \"http://127.0.0.1:8000\"\nknown_scopes = \"all\"\n");
+        let error = Config::load(&cli(&["--config", &bad])).unwrap_err();
+        assert!(error.contains("known_scopes"), "{error}");
+        let (_zero, zero) = file("upstream = \"http://127.0.0.1:8000\"\ndiscover_interval = 0\n");
+        assert!(Config::load(&cli(&["--config", &zero]))
+            .unwrap_err()
+            .contains("discover_interval"));
     }
 
     #[test]
@@ -640,7 +795,7 @@ mod tests {
         let (_file, path) = file(toml);
         let config = Config::load(&cli(&["--config", &path])).unwrap();
         assert_eq!(config.upstream, "http://127.0.0.1:8000");
-        assert_eq!(config.grantable.clients["wizard"], ["read"]);
+        assert_eq!(config.grantable.unwrap().clients["wizard"], ["read"]);
         assert!(config.observe_enabled && config.observe_bodies);
         assert!(config.posthog.is_some());
         assert!(config.correlation.is_some());

@@ -10,6 +10,7 @@
 
 mod admin;
 mod config;
+mod discover;
 mod forward;
 mod grantable;
 mod tls;
@@ -26,13 +27,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use invalid_scope_observer::{
-    FollowAuthorizations, InvalidScopeObserverLayer, PostHogHook, RateLimit, ScopeMetrics,
+    FollowAuthorizations, InvalidScopeObserverLayer, KnownScopes, PostHogHook, RateLimit,
+    ScopeMetrics,
 };
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tower::{BoxError, Layer, Service, ServiceExt};
 
-use crate::config::{Cli, Config, LogFormat};
+use crate::config::{Cli, Config, KnownScopesSource, LogFormat};
 use crate::forward::{ClientAddress, Forward};
 use crate::grantable::Reloadable;
 
@@ -118,8 +120,24 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         config.upstream_timeout,
         Arc::clone(&answered),
     );
-    let grantable = Reloadable::new(&config.grantable);
-    let mut layer = InvalidScopeObserverLayer::new(grantable.clone())
+    let grantable = Reloadable::new(config.grantable.as_ref());
+    let known = match &config.known_scopes {
+        KnownScopesSource::Listed(list) => KnownScopes::from(list.as_slice()),
+        KnownScopesSource::Discover { interval } => {
+            let known = KnownScopes::new();
+            tokio::spawn(discover::keep_current(
+                config.upstream.clone(),
+                config.upstream_tls.clone(),
+                known.clone(),
+                *interval,
+            ));
+            known
+        }
+    };
+    let layer = InvalidScopeObserverLayer::new(grantable.clone())
+        .known_scopes_from(known)
+        .invalid_scope_codes(&config.invalid_scope_codes)
+        .redirect_members(&config.redirect_members)
         .rate_limit(RateLimit::per_second(config.per_second).burst(config.burst))
         .count_in_metrics(ScopeMetrics::new())
         .on_rejection(
@@ -127,9 +145,6 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
                 .as_ref()
                 .map(|client| PostHogHook::spawn(Arc::clone(client))),
         );
-    if let Some(known) = &config.known_scopes {
-        layer = layer.known_scopes(known.as_slice());
-    }
     tokio::spawn(admin::serve(admin_listener, metrics, answered));
     tracing::info!(
         listen = %config.listen,
@@ -248,9 +263,10 @@ fn reload(cli: &Cli, grantable: &Reloadable) {
     };
     match config::reload_grantable(path) {
         Ok(lists) => {
-            grantable.replace(&lists);
+            grantable.replace(lists.as_ref());
             tracing::info!(
-                clients = lists.clients.len(),
+                listed = lists.is_some(),
+                clients = lists.as_ref().map_or(0, |lists| lists.clients.len()),
                 "invalid_scope_proxy.reloaded"
             );
         }

@@ -39,7 +39,11 @@ fn authorization_server(request: &Request<Bytes>) -> Response<Bytes> {
 fn forwards_unchanged_and_reports_each_rejection() {
     let runtime = runtime();
     let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
-    let proxy = Proxy::start(upstream.address, "[grantable]\ndefault = [\"read\"]\n");
+    // Known scopes listed: no discovery request reaches the recording upstream.
+    let proxy = Proxy::start(
+        upstream.address,
+        "known_scopes = [\"read\", \"write\"]\n[grantable]\ndefault = [\"read\"]\n",
+    );
     let (page, rejected) = runtime.block_on(async {
         let page = Request::get("/consent?x=1")
             .header(HOST, "as.example")
@@ -230,7 +234,10 @@ fn sighup_reloads_the_grantable_lists() {
 fn health_readiness_and_metrics_on_the_admin_address() {
     let runtime = runtime();
     let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
-    let proxy = Proxy::start(upstream.address, "known_scopes = [\"read\", \"write\"]\n");
+    let proxy = Proxy::start(
+        upstream.address,
+        "known_scopes = [\"read\", \"write\"]\n[grantable]\ndefault = []\n",
+    );
     let admin = |path: &'static str| {
         runtime.block_on(send(
             proxy.admin,
@@ -318,7 +325,10 @@ fn http2_with_prior_knowledge_is_served_and_observed() {
 
     let runtime = runtime();
     let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
-    let proxy = Proxy::start(upstream.address, "[grantable]\ndefault = [\"read\"]\n");
+    let proxy = Proxy::start(
+        upstream.address,
+        "known_scopes = [\"read\", \"admin\"]\n[grantable]\ndefault = [\"read\"]\n",
+    );
     let (status, version) = runtime.block_on(async {
         let stream = tokio::net::TcpStream::connect(proxy.listen).await.unwrap();
         let (mut sender, connection) =
