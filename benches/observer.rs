@@ -294,6 +294,46 @@ fn token_endpoint_groups(c: &mut Criterion) {
     }
 }
 
+/// A consent step that posts back the same content as a form and as JSON,
+/// answered `200 {"redirect_to": …}` (the code), bare and behind a layer
+/// that reads bodies: reading the JSON must cost no more than the form.
+fn consent_post(c: &mut Criterion) {
+    tracing::subscriber::with_default(RecordingSubscriber, || consent_post_group(c));
+}
+
+fn consent_post_group(c: &mut Criterion) {
+    const FORM: &[u8] = b"client_id=spa&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&response_type=code\
+&state=af0ifjsldkj&scope=read+write+admin&allow=true&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+&code_challenge_method=S256";
+    const JSON: &[u8] = br#"{"client_id":"spa","redirect_uri":"https://client.example/cb","response_type":"code","state":"af0ifjsldkj","scope":"read write admin","allow":true,"code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","code_challenge_method":"S256"}"#;
+    const ANSWER: &[u8] =
+        br#"{"redirect_to":"https://client.example/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj"}"#;
+    let mut group = c.benchmark_group("consent_post");
+    for (name, content_type, body) in [
+        ("form", "application/x-www-form-urlencoded", FORM),
+        ("json", "application/json", JSON),
+    ] {
+        let request = || {
+            Request::post("/oauth/authorize")
+                .header(CONTENT_TYPE, content_type)
+                .header(USER_AGENT, USER_AGENT_TEXT)
+                .body(Full::new(Bytes::from_static(body)))
+                .unwrap()
+        };
+        let mut bare = token_answering(200, ANSWER);
+        group.bench_function(format!("{name}_bare"), |b| {
+            b.iter(|| drain(one_request(&mut bare, black_box(request())).into_body()))
+        });
+        let mut observed = observer(twenty_grantable())
+            .observe_bodies()
+            .layer(token_answering(200, ANSWER));
+        group.bench_function(format!("{name}_observed_reading_bodies"), |b| {
+            b.iter(|| drain(one_request(&mut observed, black_box(request())).into_body()))
+        });
+    }
+    group.finish();
+}
+
 /// A token endpoint that reads the whole form, then answers `answer`.
 fn token_answering<B: HttpBody + Unpin>(
     status: u16,
@@ -405,6 +445,7 @@ criterion_group!(
     pass_through,
     follow_authorizations,
     token_endpoint,
+    consent_post,
     rejection_with_subscribers,
     growth
 );

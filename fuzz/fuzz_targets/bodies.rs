@@ -1,7 +1,10 @@
-//! Any bytes as a form request body and a JSON answer or an HTML page (a
-//! possible `response_mode=form_post` answer), each cut into frames
-//! anywhere, through a layer that reads bodies, following authorizations or
-//! not: never a panic, and both bodies come out byte for byte.
+//! Any bytes as a form or JSON request body and a JSON answer or an HTML
+//! page (a possible `response_mode=form_post` answer), each cut into frames
+//! anywhere, to a token request or an authorization request's consent
+//! step, through a layer that reads bodies (with an error-code alias and two
+//! redirect members), following authorizations or not: never a panic, every
+//! rejection within the layer's bounds, and both bodies come out byte for
+//! byte.
 #![no_main]
 
 use std::collections::VecDeque;
@@ -16,7 +19,7 @@ use http::{Request, Response};
 use http_body::{Body, Frame};
 use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{
-    FollowAuthorizations, InvalidScopeObserverLayer, RateLimit, ScopeSet,
+    FollowAuthorizations, InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeSet,
 };
 use libfuzzer_sys::fuzz_target;
 use tower::{service_fn, Layer, ServiceExt};
@@ -69,6 +72,16 @@ fuzz_target!(|data: &[u8]| {
         "text/html"
     };
     let follow = status & 0x20 != 0;
+    let request_type = if status & 0x40 == 0 {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    let path = if status & 0x80 == 0 {
+        "/token"
+    } else {
+        "/oauth/authorize?response_type=code&client_id=spa&state=s"
+    };
     let status = [200u16, 400, 401][usize::from(*status) % 3];
     let answer_width = *answer_width;
     let expected_answer = answer.clone();
@@ -86,6 +99,15 @@ fuzz_target!(|data: &[u8]| {
     });
     let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid email"))
         .rate_limit(RateLimit::unlimited())
+        .invalid_scope_codes(["invalid_scope", "scope_invalid"])
+        .redirect_members(["redirect_to", "redirect_uri"])
+        .on_rejection(|rejection: &InvalidScopeRejection| {
+            // Every value a rejection carries comes from at most 512 bytes.
+            assert!(rejection.error_description().chars().count() <= 200);
+            assert!(rejection.client_id().chars().count() <= 128);
+            assert!(rejection.missing_scopes().is_subset(rejection.requested_scopes()));
+            assert!(rejection.requested_scopes().len() <= 512);
+        })
         .observe_bodies()
         .body_limit(512);
     let layer = if follow {
@@ -94,8 +116,8 @@ fuzz_target!(|data: &[u8]| {
         layer
     };
     let service = layer.layer(inner);
-    let request = Request::post("/token")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+    let request = Request::post(path)
+        .header(CONTENT_TYPE, request_type)
         .body(framed(form, *form_width))
         .unwrap();
     let future = service.oneshot(request);
