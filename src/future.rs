@@ -92,10 +92,11 @@ where
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
         let watch = match this.pending.take() {
-            // A rejecting `Location` (a redirect, or a 4xx that carries one)
-            // is reported from the headers, whatever the body says.
-            Some((request, observer))
-                if !observer.is_rejecting_redirect(&response)
+            Some((request, observer)) => {
+                // A rejecting `Location` (a redirect, or a 4xx that carries
+                // one) is reported from the headers, whatever the body says.
+                let rejecting = observer.is_rejecting_redirect(&response);
+                let json = !rejecting
                     && worth_watching(
                         response.status(),
                         response.headers(),
@@ -107,34 +108,34 @@ where
                                 .get::<ScopeDecision>()
                                 .is_some_and(|decision| decision.granted.is_some())
                         },
-                    ) =>
-            {
-                let decision = response.extensions().get::<ScopeDecision>().cloned();
-                let limit = observer.settings.body_limit;
-                Some(AnswerWatch::new(
-                    Watched::Json,
-                    request,
-                    response.status(),
-                    decision,
-                    observer,
-                    limit,
-                ))
-            }
-            Some((request, observer)) => {
-                observer.observe(&request, &response);
-                observer
-                    .wants_form_post_page(&request, response.status(), response.headers())
-                    .then(|| {
-                        let limit = observer.settings.body_limit;
-                        AnswerWatch::new(
-                            Watched::FormPostPage,
-                            request,
-                            response.status(),
-                            None,
-                            observer,
-                            limit,
-                        )
-                    })
+                    );
+                if json {
+                    let decision = response.extensions().get::<ScopeDecision>().cloned();
+                    let limit = observer.settings.body_limit;
+                    Some(AnswerWatch::new(
+                        Watched::Json,
+                        request,
+                        response.status(),
+                        decision,
+                        observer,
+                        limit,
+                    ))
+                } else {
+                    observer.observe_decided(&request, &response, rejecting);
+                    observer
+                        .wants_form_post_page(&request, response.status(), response.headers())
+                        .then(|| {
+                            let limit = observer.settings.body_limit;
+                            AnswerWatch::new(
+                                Watched::FormPostPage,
+                                request,
+                                response.status(),
+                                None,
+                                observer,
+                                limit,
+                            )
+                        })
+                }
             }
             None => None,
         };

@@ -152,8 +152,21 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// are followed, for what links it to a later token request.
     #[inline]
     pub(crate) fn observe<B>(&self, request: &CapturedRequest, response: &Response<B>) {
+        self.observe_decided(request, response, self.is_rejecting_redirect(response));
+    }
+
+    /// [`observe`](Self::observe), once whether the response is a
+    /// rejecting redirect (`rejecting`) is known: a caller that had to ask
+    /// already asks no twice.
+    #[inline(always)]
+    pub(crate) fn observe_decided<B>(
+        &self,
+        request: &CapturedRequest,
+        response: &Response<B>,
+        rejecting: bool,
+    ) {
         let decision = response.extensions().get::<ScopeDecision>();
-        if self.is_rejecting_redirect(response) {
+        if rejecting {
             self.guarded(|| {
                 let description = response
                     .headers()
@@ -215,14 +228,20 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// rejected authorize request with a 400 that carries the redirect,
     /// @node-oauth/express-oauth-server among them). The status first: a
     /// 2xx answer is ruled out before any header is looked up.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_rejecting_redirect<B>(&self, response: &Response<B>) -> bool {
         let status = response.status();
         (self.settings.redirect_statuses.contains(status) || status.is_client_error())
-            && response.headers().get(LOCATION).is_some_and(|location| {
-                self.dialect
-                    .location_says_invalid_scope(location.as_bytes())
-            })
+            && self.location_rejects(response.headers())
+    }
+
+    /// Whether `headers` hold a `Location` that says invalid scope.
+    #[inline(always)]
+    fn location_rejects(&self, headers: &http::HeaderMap) -> bool {
+        headers.get(LOCATION).is_some_and(|location| {
+            self.dialect
+                .location_says_invalid_scope(location.as_bytes())
+        })
     }
 
     /// Looks at a JSON answer once its body has gone by: an error that

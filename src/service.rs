@@ -149,7 +149,7 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let body = BodyCapture::of(&request, self.observer.settings.body_limit);
-        let captured = CapturedRequest::capture(&request).with_body(body.clone());
+        let captured = CapturedRequest::capture(&request).with_body(&request, body.clone());
         let request = request.map(|inner| RequestBody::new(inner, body));
         ResponseFuture::new(
             self.inner.call(request),

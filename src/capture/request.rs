@@ -25,7 +25,7 @@ use crate::report::cut_to_chars;
 pub(crate) struct CapturedRequest {
     path_and_query: Option<PathAndQuery>,
     user_agent: Option<HeaderValue>,
-    /// A GET or HEAD: its JSON answers are never read.
+    /// A GET or HEAD: its JSON answers are never read (set with the body).
     is_read: bool,
     form: Option<BodyCapture>,
 }
@@ -37,14 +37,16 @@ impl CapturedRequest {
         Self {
             path_and_query: uri.query().and_then(|_| uri.path_and_query().cloned()),
             user_agent: request.headers().get(USER_AGENT).cloned(),
-            is_read: matches!(*request.method(), Method::GET | Method::HEAD),
+            is_read: false,
             form: None,
         }
     }
 
     /// Also keeps what is read of the request's form or JSON body, if it
-    /// has one.
-    pub(crate) fn with_body(mut self, body: Option<BodyCapture>) -> Self {
+    /// has one, and whether the request is a GET or HEAD (asked only when
+    /// the layer reads bodies: only then can a JSON answer be read).
+    pub(crate) fn with_body<B>(mut self, request: &Request<B>, body: Option<BodyCapture>) -> Self {
+        self.is_read = matches!(*request.method(), Method::GET | Method::HEAD);
         self.form = body;
         self
     }

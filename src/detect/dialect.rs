@@ -17,6 +17,9 @@ pub(crate) struct Dialect {
     /// Members of a JSON answer that hold a redirect URL, read like a
     /// `Location` (`redirect_to` by default).
     redirect_members: Vec<Box<str>>,
+    /// Whether the codes are RFC 6749's alone: decided once, as every
+    /// redirect asks.
+    rfc_only: bool,
 }
 
 impl Default for Dialect {
@@ -24,6 +27,7 @@ impl Default for Dialect {
         Self {
             invalid_scope_codes: vec![INVALID_SCOPE.into()],
             redirect_members: vec!["redirect_to".into()],
+            rfc_only: true,
         }
     }
 }
@@ -35,6 +39,7 @@ impl Dialect {
         codes: impl IntoIterator<Item = S>,
     ) -> Self {
         self.invalid_scope_codes = codes.into_iter().map(|code| code.as_ref().into()).collect();
+        self.rfc_only = matches!(&*self.invalid_scope_codes, [code] if &**code == INVALID_SCOPE);
         self
     }
 
@@ -66,9 +71,9 @@ impl Dialect {
     /// scope. With only `invalid_scope`, the vectorized test rules out
     /// success redirects without decoding; other codes are looked for by
     /// decoding any Location that holds the bytes `error`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn location_says_invalid_scope(&self, location: &[u8]) -> bool {
-        if self.only_rfc_code() {
+        if self.rfc_only {
             return carries_invalid_scope(location);
         }
         memchr::memmem::find(location, b"error").is_some()
@@ -78,10 +83,6 @@ impl Dialect {
                     .then_some(())
             })
             .is_some()
-    }
-
-    fn only_rfc_code(&self) -> bool {
-        matches!(&*self.invalid_scope_codes, [code] if &**code == INVALID_SCOPE)
     }
 }
 
