@@ -168,10 +168,13 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let decision = response.extensions().get::<ScopeDecision>();
         if rejecting {
             self.guarded(|| {
-                let description = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|location| error_description(location.as_bytes()));
+                // Decoded only once the rejection is known to be wanted.
+                let description = || {
+                    response
+                        .headers()
+                        .get(LOCATION)
+                        .and_then(|location| error_description(location.as_bytes()))
+                };
                 self.report_rejection(
                     request,
                     response.status(),
@@ -264,7 +267,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                     } else {
                         RejectionKind::Token
                     };
-                    self.report_rejection(request, status, decision, kind, description)
+                    self.report_rejection(request, status, decision, kind, || description)
                 })
             }
             JsonAnswer::Redirect(url) => self.observe_carried_redirect(request, status, &url),
@@ -295,7 +298,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     fn observe_carried_redirect(&self, request: &CapturedRequest, status: StatusCode, url: &str) {
         if self.dialect.location_says_invalid_scope(url.as_bytes()) {
             self.guarded(|| {
-                let description = error_description(url.as_bytes());
+                let description = || error_description(url.as_bytes());
                 self.report_rejection(request, status, None, RejectionKind::Authorize, description)
             });
         } else if let Some(follow) = &self.follow {
@@ -336,7 +339,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         };
         if page.is_invalid_scope() {
             self.guarded(|| {
-                let description = page.error_description;
+                let description = || page.error_description;
                 self.report_rejection(request, status, None, RejectionKind::Authorize, description)
             });
         } else if let (Some(code), Some(follow)) = (page.code, &self.follow) {
@@ -451,7 +454,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         status: StatusCode,
         decision: Option<&ScopeDecision>,
         kind: RejectionKind,
-        error_description: Option<String>,
+        error_description: impl FnOnce() -> Option<String>,
     ) {
         if !self.anyone_listens() {
             return;
@@ -472,7 +475,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             decision,
             kind,
             known_scopes.as_ref(),
-            error_description,
+            error_description(),
         );
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
