@@ -143,7 +143,8 @@ impl Inner {
             Err(_) => return answer(StatusCode::BAD_REQUEST, "bad request target"),
         };
         parts.version = http::Version::HTTP_11;
-        remove_hop_by_hop(&mut parts.headers);
+        // (Hop-by-hop headers were removed before the layer saw the
+        // request: see `remove_hop_by_hop`.)
         if let Some(host) = &host {
             parts.headers.insert(HOST, host.clone());
         }
@@ -200,8 +201,12 @@ fn answer(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
 }
 
 /// RFC 9110 §7.6.1: `Connection` and every header it names, and the
-/// hop-by-hop fields a proxy must not forward.
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
+/// hop-by-hop fields a proxy must not forward. Removed from a request as
+/// soon as it arrives, before the layer reads it, so the layer reads what
+/// the server receives (`Connection: authorization` must not give the layer
+/// a client id the server never sees), and from an answer before it goes
+/// back.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     match headers.get_all(CONNECTION).iter().count() {
         0 => {}
         // The usual case (`keep-alive`, `close`): the one value is taken

@@ -222,6 +222,7 @@ where
                 let Ok((stream, peer)) = accepted else { continue };
                 let service = service.clone();
                 let per_request = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    forward::remove_hop_by_hop(request.headers_mut());
                     request.extensions_mut().insert(ClientAddress(peer));
                     service.clone().oneshot(request)
                 });

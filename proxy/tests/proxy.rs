@@ -556,3 +556,55 @@ fn with_observe_enabled_false_it_forwards_and_reports_nothing() {
     );
     assert_eq!(events[0]["fields"]["observe"], false);
 }
+
+/// Answers every request `400 {"error":"invalid_scope"}`.
+fn token_endpoint(_request: &Request<Bytes>) -> Response<Bytes> {
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from_static(br#"{"error":"invalid_scope"}"#))
+        .unwrap()
+}
+
+#[test]
+fn headers_that_connection_names_never_reach_the_layer() {
+    // `Connection: authorization` makes the proxy drop the Basic
+    // credentials: the server never sees them, so the layer must not take
+    // its client id from them either.
+    let runtime = runtime();
+    let upstream = upstream(&runtime, token_endpoint, Duration::ZERO);
+    let proxy = Proxy::start(
+        upstream.address,
+        "known_scopes = [\"read\"]\n[grantable]\ndefault = [\"read\"]\n",
+    );
+    let request = |connection: Option<&str>| {
+        let mut request = Request::post("/token")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(
+                http::header::AUTHORIZATION,
+                support::basic("victim-app", "s3cret"),
+            );
+        if let Some(connection) = connection {
+            request = request.header(CONNECTION, connection);
+        }
+        request
+            .body(Bytes::from_static(
+                b"grant_type=client_credentials&scope=admin",
+            ))
+            .unwrap()
+    };
+    runtime.block_on(send(proxy.listen, request(Some("authorization"))));
+    runtime.block_on(send(proxy.listen, request(None)));
+    let seen = upstream.seen.lock().unwrap();
+    assert!(seen[0].headers().get(http::header::AUTHORIZATION).is_none());
+    assert!(seen[1].headers().get(http::header::AUTHORIZATION).is_some());
+    drop(seen);
+    let (_, events) = proxy.stop();
+    let clients: Vec<_> = support::rejection_events(&events)
+        .map(|event| event["fields"]["client_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(clients, ["", "victim-app"]);
+}
