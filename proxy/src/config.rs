@@ -181,11 +181,13 @@ pub(crate) struct Cli {
         value_name = "SECONDS"
     )]
     correlation_ttl_seconds: Option<u64>,
-    /// With store redis: the server, as redis://host:port/db.
+    /// With store redis: the server, as redis://host:port/db (it may hold a
+    /// password: --help never shows the variable's value).
     #[arg(
         long,
         env = "INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL",
-        value_name = "URL"
+        value_name = "URL",
+        hide_env_values = true
     )]
     correlation_redis_url: Option<String>,
     /// With store redis: the key of the link hashes, at least 32

@@ -26,6 +26,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, Service};
 
+use crate::redact::Redacted;
+
 /// What the proxy answers: the upstream's body as it streams, or a short
 /// body of its own (a `502` or `504`).
 pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
@@ -167,7 +169,7 @@ impl Inner {
             }
             Ok(Err(error)) => {
                 let cause = error_chain(&error);
-                tracing::warn!(cause = %cause, upstream = %self.upstream, "invalid_scope_proxy.upstream_unreachable");
+                tracing::warn!(cause = %cause, upstream = %Redacted(&self.upstream), "invalid_scope_proxy.upstream_unreachable");
                 metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "unreachable").increment(1);
                 answer(
                     StatusCode::BAD_GATEWAY,
@@ -175,7 +177,7 @@ impl Inner {
                 )
             }
             Err(_) => {
-                tracing::warn!(timeout_seconds = self.timeout.as_secs_f64(), upstream = %self.upstream, "invalid_scope_proxy.upstream_timeout");
+                tracing::warn!(timeout_seconds = self.timeout.as_secs_f64(), upstream = %Redacted(&self.upstream), "invalid_scope_proxy.upstream_timeout");
                 metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "timeout")
                     .increment(1);
                 answer(

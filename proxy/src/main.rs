@@ -13,6 +13,7 @@ mod config;
 mod discover;
 mod forward;
 mod grantable;
+mod redact;
 mod tls;
 
 use std::convert::Infallible;
@@ -148,7 +149,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
     tokio::spawn(admin::serve(admin_listener, metrics, answered));
     tracing::info!(
         listen = %config.listen,
-        upstream = %config.upstream,
+        upstream = %redact::Redacted(&config.upstream),
         admin = %config.admin_listen,
         observe = config.observe_enabled,
         bodies = config.observe_bodies,
@@ -235,7 +236,9 @@ where
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(cli, grantable),
+            _ = hangup.recv() => {
+                tokio::spawn(reload(cli.config.clone(), grantable.clone()));
+            }
         }
     }
     drop(listener);
@@ -255,15 +258,17 @@ where
     ExitCode::SUCCESS
 }
 
-/// Reads `[grantable]` again; a file that no longer reads keeps the lists
-/// in force, and says why.
-fn reload(cli: &Cli, grantable: &Reloadable) {
-    let Some(path) = &cli.config else {
+/// Reads `[grantable]` again, on a blocking thread (the runtime has only
+/// one, and it serves every connection); a file that no longer reads keeps
+/// the lists in force, and says why.
+async fn reload(path: Option<std::path::PathBuf>, grantable: Reloadable) {
+    let Some(path) = path else {
         tracing::warn!("invalid_scope_proxy.reload_skipped: no --config file to read");
         return;
     };
-    match config::reload_grantable(path) {
-        Ok(lists) => {
+    let read = tokio::task::spawn_blocking(move || config::reload_grantable(&path)).await;
+    match read {
+        Ok(Ok(lists)) => {
             grantable.replace(lists.as_ref());
             tracing::info!(
                 listed = lists.is_some(),
@@ -271,8 +276,11 @@ fn reload(cli: &Cli, grantable: &Reloadable) {
                 "invalid_scope_proxy.reloaded"
             );
         }
-        Err(message) => {
+        Ok(Err(message)) => {
             tracing::warn!(error = %message, "invalid_scope_proxy.reload_failed");
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "invalid_scope_proxy.reload_failed");
         }
     }
 }

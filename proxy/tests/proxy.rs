@@ -608,3 +608,37 @@ fn headers_that_connection_names_never_reach_the_layer() {
         .collect();
     assert_eq!(clients, ["", "victim-app"]);
 }
+
+#[test]
+fn help_never_shows_a_secret_from_the_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+        .arg("--help")
+        .env(
+            "INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL",
+            "redis://:hunter2-redis@127.0.0.1:6379",
+        )
+        .env(
+            "INVALID_SCOPE_PROXY_CORRELATION_HASH_KEY",
+            "hunter2-hash-key",
+        )
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL"),
+        "{help}"
+    );
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
+#[test]
+fn the_upstreams_userinfo_is_never_logged() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let url = format!("http://admin:hunter2-upstream@{}", upstream.address);
+    let proxy = Proxy::start_to(&url, "known_scopes = [\"read\"]\n", &[]);
+    let (_, events) = proxy.stop();
+    let output = serde_json::to_string(&events).unwrap();
+    assert!(output.contains("<redacted>@127.0.0.1"), "{output}");
+    assert!(!output.contains("hunter2"), "{output}");
+}
