@@ -13,16 +13,17 @@ use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
+use crate::accept::Acceptor;
+
 /// Serves the admin endpoints until the process ends.
 pub(crate) async fn serve(
     listener: TcpListener,
     metrics: PrometheusHandle,
     answered: Arc<AtomicBool>,
 ) {
+    let mut acceptor = Acceptor::new(listener, "admin");
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+        let (stream, _) = acceptor.next().await;
         let metrics = metrics.clone();
         let answered = Arc::clone(&answered);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {

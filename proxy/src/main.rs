@@ -8,6 +8,7 @@
 //! `/metrics`, `/healthz` and `/readyz` on an admin address ([`admin`]).
 #![forbid(unsafe_code)]
 
+mod accept;
 mod admin;
 mod config;
 mod discover;
@@ -217,10 +218,10 @@ where
     };
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
+    let mut acceptor = accept::Acceptor::new(listener, "main");
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+            (stream, peer) = acceptor.next() => {
                 let service = service.clone();
                 let per_request = hyper::service::service_fn(move |mut request: Request<Incoming>| {
                     forward::remove_hop_by_hop(request.headers_mut());
@@ -241,7 +242,7 @@ where
             }
         }
     }
-    drop(listener);
+    drop(acceptor);
     tracing::info!("invalid_scope_proxy.draining");
     if tokio::time::timeout(config.shutdown_deadline, graceful.shutdown())
         .await
