@@ -77,6 +77,7 @@ impl JsonRequest {
             code: self.code.clone(),
             code_verifier: self.code_verifier.clone(),
             device_code: self.device_code.clone(),
+            allow: self.allow,
         }
     }
 }

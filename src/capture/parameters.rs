@@ -111,6 +111,9 @@ pub(crate) struct LinkParameters {
     pub(crate) code: Option<String>,
     pub(crate) code_verifier: Option<String>,
     pub(crate) device_code: Option<String>,
+    /// A consent step's answer: the body carries `allow` (a form's or a
+    /// JSON consent screen's), whatever its value.
+    pub(crate) allow: bool,
 }
 
 impl LinkParameters {
@@ -133,6 +136,10 @@ impl LinkParameters {
                 "code" => &mut parameters.code,
                 "code_verifier" => &mut parameters.code_verifier,
                 "device_code" => &mut parameters.device_code,
+                "allow" => {
+                    parameters.allow = true;
+                    continue;
+                }
                 _ => continue,
             };
             if slot.is_none() {
@@ -157,6 +164,8 @@ impl LinkParameters {
             code: self.code.or(fallback.code),
             code_verifier: self.code_verifier.or(fallback.code_verifier),
             device_code: self.device_code.or(fallback.device_code),
+            // Only a body says it: the query's fallback never does.
+            allow: self.allow,
         }
     }
 }

@@ -316,7 +316,26 @@ impl Follower {
             .response_type
             .as_deref()
             .is_some_and(|types| types.split(' ').any(|kind| kind == "code"));
-        if asks_for_a_code {
+        if asks_for_a_code && parameters.allow {
+            // A consent step (a form or a JSON consent screen posting back
+            // `allow`) repeats the authorize request with the scopes its page
+            // showed, which a server that narrows has already cut: what the
+            // client asked stays the authorize request's, which is kept
+            // under the same `state` or challenge. The code is linked to it.
+            if let Some(redirect) = &redirect {
+                let code = self.key.link(Shared::Code, &redirect.code);
+                let known = [
+                    parameters.state.as_deref().map(|s| (Shared::State, s)),
+                    parameters
+                        .code_challenge
+                        .as_deref()
+                        .map(|c| (Shared::Challenge, c)),
+                ];
+                for (shared, value) in known.into_iter().flatten() {
+                    self.store.add_link(self.key.link(shared, value), code);
+                }
+            }
+        } else if asks_for_a_code {
             // Without `scope` the server applies its default: nothing asked,
             // nothing to compare.
             let Some(requested_scopes) = parameters.scope else {
