@@ -13,41 +13,18 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
 use http::{Request, StatusCode};
 use support::tap::Tap;
-use support::{basic, free_address, runtime, send, Cookies, Proxy};
+use support::{basic, free_address, python, run, runtime, send, Cookies, Proxy};
 
 const STATE: &str = "st4te-never-logged";
 const ROBOT_SECRET: &str = "robot-s3cret-never-logged";
 const WIZARD_SECRET: &str = "wizard-s3cret-never-logged";
-
-/// The interpreter with Django and django-oauth-toolkit.
-fn python() -> PathBuf {
-    if let Ok(python) = std::env::var("DJANGO_OAUTH_TOOLKIT_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("django-oauth-toolkit-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/django/requirements.txt");
-        run(Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "-r"])
-            .arg(requirements));
-    }
-    python
-}
-
-fn run(command: &mut Command) {
-    let status = command.status().unwrap();
-    assert!(status.success(), "{command:?} failed: {status}");
-}
 
 /// django-oauth-toolkit, migrated, with two clients, serving on 127.0.0.1.
 struct Django {

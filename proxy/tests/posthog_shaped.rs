@@ -20,14 +20,14 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
 use http::{Request, Response, StatusCode};
 use support::tap::Tap;
-use support::{basic, free_address, runtime, send, Cookies, Proxy};
+use support::{basic, free_address, python, run, runtime, send, Cookies, Proxy};
 
 // As in `servers/posthog/project/clients.py`.
 const BACKEND_SECRET: &str = "backend-s3cret-never-logged";
@@ -37,28 +37,6 @@ const REDIRECTOR_SECRET: &str = "redirector-s3cret-never-logged";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const REDIRECT: &str = "https%3A%2F%2Fclient.example%2Fcb";
-
-fn python() -> PathBuf {
-    if let Ok(python) = std::env::var("DJANGO_OAUTH_TOOLKIT_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("django-oauth-toolkit-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/django/requirements.txt");
-        run(Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "-r"])
-            .arg(requirements));
-    }
-    python
-}
-
-fn run(command: &mut Command) {
-    let status = command.status().unwrap();
-    assert!(status.success(), "{command:?} failed: {status}");
-}
 
 /// The PostHog-shaped server, migrated and seeded, on 127.0.0.1.
 struct PostHogShaped {
@@ -147,8 +125,8 @@ impl Client<'_> {
     }
 
     fn token(&mut self, authorization: Option<String>, form: String) -> Response<Bytes> {
-        let mut request = Request::post("/oauth/token")
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let mut request =
+            Request::post("/oauth/token").header(CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(authorization) = authorization {
             request = request.header(AUTHORIZATION, authorization);
         }
@@ -275,14 +253,8 @@ fn the_seed_servers_shapes_through_the_proxy() {
     client.get(&authorize_path("redirector", "read", state, false));
     let rejected = client.consent(consent_body("redirector", "read delete", state, false));
     assert_eq!(rejected.status(), StatusCode::OK);
-    let redirect_to = json(&rejected)["redirect_to"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        redirect_to.contains("error=invalid_scope"),
-        "{redirect_to}"
-    );
+    let redirect_to = json(&rejected)["redirect_to"].as_str().unwrap().to_string();
+    assert!(redirect_to.contains("error=invalid_scope"), "{redirect_to}");
     secrets.push(state.to_string());
 
     // 5. The provisioning endpoint: a nested error, scopes as an array.
@@ -312,7 +284,11 @@ fn the_seed_servers_shapes_through_the_proxy() {
         ),
     );
     assert_eq!(tokens.status(), StatusCode::OK, "{:?}", tokens.body());
-    secrets.extend([code, state.to_string(), token_of(&json(&tokens), "access_token")]);
+    secrets.extend([
+        code,
+        state.to_string(),
+        token_of(&json(&tokens), "access_token"),
+    ]);
     secrets.extend(client.cookies.0.values().cloned());
 
     let (status, events) = proxy.stop();
@@ -361,7 +337,13 @@ fn the_seed_servers_shapes_through_the_proxy() {
             ),
             event("oauth.scope_narrowed", "backend", "read admin", "admin", ""),
             // No lists: nothing the server knows is missing; its reason says why.
-            event("oauth.authorize.invalid_scope", "strict", "read", "", &reason),
+            event(
+                "oauth.authorize.invalid_scope",
+                "strict",
+                "read",
+                "",
+                &reason
+            ),
             event(
                 "oauth.authorize.invalid_scope",
                 "redirector",

@@ -353,3 +353,32 @@ pub fn rejection_events(events: &[serde_json::Value]) -> impl Iterator<Item = &s
             .is_some_and(|message| message.ends_with(".invalid_scope"))
     })
 }
+
+/// The Python interpreter with the pinned django-oauth-toolkit and Authlib:
+/// `DJANGO_OAUTH_TOOLKIT_PYTHON` (CI's venv), or else a venv this makes once
+/// under the target directory with `pip` (network to PyPI).
+pub fn python() -> std::path::PathBuf {
+    use std::path::Path;
+    if let Ok(python) = std::env::var("DJANGO_OAUTH_TOOLKIT_PYTHON") {
+        return python.into();
+    }
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("django-oauth-toolkit-venv");
+    let python = venv.join("bin/python");
+    let servers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers");
+    if !venv.join("ready").exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(servers.join("django/requirements.txt"))
+            .arg("-r")
+            .arg(servers.join("authlib/requirements.txt")));
+        std::fs::write(venv.join("ready"), b"").unwrap();
+    }
+    python
+}
+
+/// Runs `command` to its end; it must succeed.
+pub fn run(command: &mut Command) {
+    let status = command.status().unwrap();
+    assert!(status.success(), "{command:?} failed: {status}");
+}
