@@ -46,6 +46,24 @@ fn run(
     answer_cuts: &[usize],
     status: u16,
 ) -> Outcome {
+    run_typed(
+        "application/x-www-form-urlencoded",
+        form,
+        form_cuts,
+        answer,
+        answer_cuts,
+        status,
+    )
+}
+
+fn run_typed(
+    content_type: &str,
+    form: &[u8],
+    form_cuts: &[usize],
+    answer: &[u8],
+    answer_cuts: &[usize],
+    status: u16,
+) -> Outcome {
     let answer_frames = framed(answer, answer_cuts);
     let answer_frames = std::sync::Mutex::new(Some(answer_frames));
     let inner = service_fn(move |request: Request<RequestBody<Frames>>| {
@@ -68,7 +86,7 @@ fn run(
         .body_limit(256)
         .layer(inner);
     let request = Request::post("/token")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(CONTENT_TYPE, content_type)
         .body(framed(form, form_cuts))
         .unwrap();
     let ((received, answered), events) = capture(|| {
@@ -113,8 +131,67 @@ fn answer_piece() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Pieces of a JSON request: members we read and skip, arrays, escapes,
+/// a secret that must never be reported, and noise.
+fn json_request_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"{".to_vec()),
+        Just(b"}".to_vec()),
+        Just(br#""scope":"#.to_vec()),
+        Just(br#""scopes":["#.to_vec()),
+        Just(b"]".to_vec()),
+        Just(b",".to_vec()),
+        Just(br#""openid admin""#.to_vec()),
+        Just(br#""\u0061dmin""#.to_vec()),
+        Just(br#""client_id":"c""#.to_vec()),
+        Just(br#""allow":true"#.to_vec()),
+        Just(br#""password":"hunter2-never-logged""#.to_vec()),
+        Just(b"[[[[".to_vec()),
+        Just(b"null".to_vec()),
+        Just(b"7".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
+/// Pieces of a JSON answer: errors as strings and objects, redirects.
+fn json_answer_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(br#"{"error":"invalid_scope","error_description":"d"}"#.to_vec()),
+        Just(br#"{"error":{"code":"invalid_scope","message":"m"}}"#.to_vec()),
+        Just(br#"{"redirect_to":"https://c/cb?error=invalid_scope&error_description=r"}"#.to_vec()),
+        Just(br#"{"redirect_to":"https://c/cb?code=x"}"#.to_vec()),
+        Just(br#"{"error":"#.to_vec()),
+        Just(b"{".to_vec()),
+        Just(b"}".to_vec()),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn json_frames_change_nothing_and_nothing_secret_is_reported(
+        body in prop::collection::vec(json_request_piece(), 0..16).prop_map(|pieces| pieces.concat()),
+        answer in prop::collection::vec(json_answer_piece(), 0..3).prop_map(|pieces| pieces.concat()),
+        body_cuts in prop::collection::vec(any::<usize>(), 0..6),
+        answer_cuts in prop::collection::vec(any::<usize>(), 0..6),
+        status in prop::sample::select(vec![200u16, 400, 401]),
+    ) {
+        let whole = run_typed("application/json", &body, &[], &answer, &[], status);
+        let cut = run_typed("application/json", &body, &body_cuts, &answer, &answer_cuts, status);
+        prop_assert_eq!(&cut.1, &body, "the inner service got other bytes");
+        prop_assert_eq!(&cut.2, &answer, "the client got other bytes");
+        prop_assert_eq!(&cut.0, &whole.0);
+        for event in &cut.0 {
+            for value in event.values() {
+                prop_assert!(!value.contains("hunter2"), "a secret member was reported");
+            }
+            if let Some(description) = event.get("error_description") {
+                prop_assert!(description.chars().count() <= 200 * 10);
+            }
+        }
+    }
 
     #[test]
     fn frames_change_nothing(
@@ -130,6 +207,18 @@ proptest! {
         prop_assert_eq!(&cut.2, &answer, "the client got other bytes");
         prop_assert_eq!(cut.0, whole.0);
     }
+}
+
+#[test]
+fn the_json_property_sees_reports() {
+    let body =
+        br#"{"scope":["openid","\u0061dmin"],"password":"hunter2-never-logged","client_id":"c"}"#;
+    let answer = br#"{"error":{"code":"invalid_scope","message":"m"}}"#;
+    let (reported, _, _) = run_typed("application/json", body, &[5, 30], answer, &[9], 400);
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0]["missing_scopes"], "admin");
+    assert_eq!(reported[0]["client_id"], "c");
+    assert_eq!(reported[0]["error_description"], "m");
 }
 
 #[test]
