@@ -138,6 +138,24 @@ fn a_plain_pkce_challenge_links_too() {
 }
 
 #[test]
+fn a_verifier_equal_to_an_s256_challenge_redeems_nothing() {
+    // The S256 challenge travels through the browser; a token request whose
+    // `code_verifier` is that challenge itself must not redeem the
+    // authorization as if it were `plain`.
+    let events = followed(vec![
+        Leg(
+            authorize(&format!(
+                "scope=read+write&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(None)),
+        redeemed(&format!("code=other&code_verifier={CHALLENGE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
 fn neither_state_nor_pkce_after_an_interaction_cannot_be_followed() {
     let events = followed(vec![
         Leg(authorize("scope=read+write"), redirect("/interaction/uid")),

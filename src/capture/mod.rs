@@ -11,4 +11,5 @@ mod request;
 
 pub(crate) use self::body::BodyCapture;
 pub(crate) use self::bounded_bytes::BoundedBytes;
+pub(crate) use self::parameters::LinkParameters;
 pub(crate) use self::request::CapturedRequest;

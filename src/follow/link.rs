@@ -11,9 +11,14 @@ use sha2::{Digest, Sha256};
 pub(crate) enum Shared {
     /// The client's `state`, echoed in the code redirect.
     State,
-    /// The PKCE `code_challenge` (RFC 7636), or what the token request's
-    /// `code_verifier` hashes to.
+    /// An `S256` PKCE `code_challenge` (RFC 7636), or what the token
+    /// request's `code_verifier` hashes to.
     Challenge,
+    /// A `plain` PKCE challenge (or one without a method, which RFC 7636
+    /// §4.3 makes `plain`), or the token request's `code_verifier` itself:
+    /// a link of its own, so that a verifier equal to an `S256` challenge
+    /// (which travels through the browser) redeems nothing.
+    PlainChallenge,
     /// The authorization code.
     Code,
     /// The `device_code` of a device authorization (RFC 8628).

@@ -22,7 +22,7 @@ use http::Response;
 
 use self::link::{s256_challenge, Link, LinkKey, Shared};
 use self::store::MemoryStore;
-use crate::capture::CapturedRequest;
+use crate::capture::{CapturedRequest, LinkParameters};
 use crate::detect::{code_redirect, fragment_grant, CodeRedirect};
 use crate::report::cut_to_chars;
 use crate::scope::ScopeSet;
@@ -326,10 +326,7 @@ impl Follower {
                 let code = self.key.link(Shared::Code, &redirect.code);
                 let known = [
                     parameters.state.as_deref().map(|s| (Shared::State, s)),
-                    parameters
-                        .code_challenge
-                        .as_deref()
-                        .map(|c| (Shared::Challenge, c)),
+                    challenge_link(&parameters),
                 ];
                 for (shared, value) in known.into_iter().flatten() {
                     self.store.add_link(self.key.link(shared, value), code);
@@ -338,16 +335,13 @@ impl Follower {
         } else if asks_for_a_code {
             // Without `scope` the server applies its default: nothing asked,
             // nothing to compare.
-            let Some(requested_scopes) = parameters.scope else {
+            let Some(requested_scopes) = parameters.scope.clone() else {
                 return;
             };
             let links: Vec<Link> = [
                 redirect.as_ref().map(|r| (Shared::Code, r.code.as_str())),
                 parameters.state.as_deref().map(|s| (Shared::State, s)),
-                parameters
-                    .code_challenge
-                    .as_deref()
-                    .map(|c| (Shared::Challenge, c)),
+                challenge_link(&parameters),
             ]
             .into_iter()
             .flatten()
@@ -425,8 +419,9 @@ impl Follower {
                 }
                 if let Some(verifier) = &parameters.code_verifier {
                     links.push(self.key.link(Shared::Challenge, &s256_challenge(verifier)));
-                    // `code_challenge_method=plain`: the challenge is the verifier.
-                    links.push(self.key.link(Shared::Challenge, verifier));
+                    // `code_challenge_method=plain`: the challenge is the
+                    // verifier, under a link of its own kind.
+                    links.push(self.key.link(Shared::PlainChallenge, verifier));
                 }
                 Some(Redemption {
                     links,
@@ -457,6 +452,18 @@ impl Follower {
     /// Redis did not answer).
     pub(crate) fn take(&self, links: Vec<Link>, then: impl FnOnce(Option<Kept>) + Send + 'static) {
         self.store.take(links, Box::new(then));
+    }
+}
+
+/// The PKCE challenge of an authorize request as a link: `S256` and
+/// `plain` (or no method: RFC 7636 §4.3) each of their own kind; a method
+/// this crate does not know links nothing.
+fn challenge_link(parameters: &LinkParameters) -> Option<(Shared, &str)> {
+    let challenge = parameters.code_challenge.as_deref()?;
+    match parameters.code_challenge_method.as_deref() {
+        Some("S256") => Some((Shared::Challenge, challenge)),
+        Some("plain") | None => Some((Shared::PlainChallenge, challenge)),
+        Some(_) => None,
     }
 }
 
