@@ -7,11 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use invalid_scope_observer::KnownScopes;
 use serde::Deserialize;
+
+use crate::forward::upstream_connector;
 
 /// Where a discovery document may stand, tried in this order.
 const WELL_KNOWN: [&str; 2] = [
@@ -40,14 +41,8 @@ pub(crate) async fn keep_current(
     known: KnownScopes,
     interval: Duration,
 ) {
-    let mut connector = HttpConnector::new();
-    connector.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(connector);
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client: Client<_, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(upstream_connector(tls));
     let mut failing = false;
     let mut ticks = tokio::time::interval(interval);
     loop {

@@ -69,16 +69,7 @@ impl Forward {
         timeout: Duration,
         answered: Arc<AtomicBool>,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        // TLS for an https upstream; an http one connects in the clear.
-        connector.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = Client::builder(TokioExecutor::new()).build(upstream_connector(tls));
         let inner = Inner {
             client,
             upstream,
@@ -91,6 +82,20 @@ impl Forward {
             inner: Arc::new(inner),
         }
     }
+}
+
+/// How the proxy connects to the upstream (forwarding and discovery
+/// alike): TLS with `tls` for an https upstream, in the clear for an http
+/// one, HTTP/1.1, no Nagle delay.
+pub(crate) fn upstream_connector(tls: rustls::ClientConfig) -> HttpsConnector<HttpConnector> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.enforce_http(false);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector)
 }
 
 impl<B> Service<Request<B>> for Forward

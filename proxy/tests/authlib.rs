@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION};
 use http::{Request, StatusCode};
 use support::tap::Tap;
-use support::{basic, free_address, python, runtime, send, Proxy};
+use support::{basic, code_of, free_address, python, row, runtime, send, Proxy};
 
 const STATE: &str = "st4te-never-logged";
 // As in `servers/authlib/server.py`.
@@ -104,12 +104,7 @@ fn authlib_through_the_proxy() {
     //    narrowed in silence; only the token answer says so.
     let narrowed = through(authorize("read+write"));
     assert_eq!(narrowed.status(), StatusCode::FOUND);
-    let location = narrowed.headers()[LOCATION].to_str().unwrap().to_string();
-    let code = location
-        .split(['?', '&'])
-        .find_map(|pair| pair.strip_prefix("code="))
-        .unwrap_or_else(|| panic!("a code in {location}"))
-        .to_string();
+    let code = code_of(narrowed.headers()[LOCATION].to_str().unwrap());
     let tokens = through(token(format!(
         "grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fclient.example%2Fcb"
     )));
@@ -142,72 +137,49 @@ fn authlib_through_the_proxy() {
     ];
     let (status, events) = proxy.stop();
     assert!(status.success());
-    let ours: Vec<_> = events
-        .iter()
-        .filter(|event| {
-            let message = event["fields"]["message"].as_str().unwrap_or("");
-            message.ends_with(".invalid_scope") || message == "oauth.scope_narrowed"
-        })
-        .map(|event| {
-            let fields = &event["fields"];
-            let field = |name: &str| fields[name].as_str().unwrap_or("").to_string();
-            let scopes = if field("message") == "oauth.scope_narrowed" {
-                field("dropped_scopes")
-            } else {
-                field("missing_scopes")
-            };
-            (
-                field("message"),
-                field("client_id"),
-                field("requested_scopes"),
-                scopes,
-                field("grant_type"),
-                field("error_description"),
-            )
-        })
-        .collect();
-    let event = |message: &str, requested: &str, scopes: &str, grant: &str, reason: &str| {
-        (
-            message.to_string(),
-            "narrowed".to_string(),
-            requested.to_string(),
-            scopes.to_string(),
-            grant.to_string(),
-            reason.to_string(),
-        )
-    };
+    let rows = support::report_rows(
+        &events,
+        &[
+            "client_id",
+            "requested_scopes",
+            "dropped_scopes",
+            "missing_scopes",
+            "grant_type",
+            "error_description",
+        ],
+    );
     assert_eq!(
-        ours,
+        rows,
         [
-            event(
+            row(&[
                 "oauth.scope_narrowed",
+                "narrowed",
                 "read write",
                 "write",
+                "",
                 "authorization_code",
                 ""
-            ),
-            event(
+            ]),
+            row(&[
                 "oauth.authorize.invalid_scope",
+                "narrowed",
                 "read delete",
+                "",
                 "delete",
                 "",
                 REASON
-            ),
-            event(
+            ]),
+            row(&[
                 "oauth.scope_narrowed",
+                "narrowed",
                 "read write",
                 "write",
+                "",
                 "client_credentials",
                 ""
-            ),
+            ]),
         ],
         "{events:#?}"
     );
-    let output = serde_json::to_string(&events).unwrap();
-    for secret in &secrets {
-        assert!(
-            !output.contains(secret.as_str()),
-            "a secret reached the output"
-        );
-    }
+    support::assert_no_secret(&events, &secrets);
 }

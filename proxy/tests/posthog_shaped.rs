@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, LOCATION};
 use http::{Request, Response, StatusCode};
 use support::tap::Tap;
-use support::{basic, free_address, python, run, runtime, send, Cookies, Proxy};
+use support::{basic, code_of, free_address, python, row, run, runtime, send, Cookies, Proxy};
 
 // As in `servers/posthog/project/clients.py`.
 const BACKEND_SECRET: &str = "backend-s3cret-never-logged";
@@ -136,14 +136,6 @@ impl Client<'_> {
 
 fn json(response: &Response<Bytes>) -> serde_json::Value {
     serde_json::from_slice(response.body()).unwrap()
-}
-
-/// The `code` of a redirect URL.
-fn code_of(url: &str) -> String {
-    url.split(['?', '&'])
-        .find_map(|pair| pair.strip_prefix("code="))
-        .unwrap_or_else(|| panic!("a code in {url}"))
-        .to_string()
 }
 
 fn authorize_path(client_id: &str, scope: &str, state: &str, pkce: bool) -> String {
@@ -293,81 +285,64 @@ fn the_seed_servers_shapes_through_the_proxy() {
 
     let (status, events) = proxy.stop();
     assert!(status.success());
-    let ours: Vec<_> = events
-        .iter()
-        .filter(|event| {
-            let message = event["fields"]["message"].as_str().unwrap_or("");
-            message.ends_with(".invalid_scope") || message == "oauth.scope_narrowed"
-        })
-        .map(|event| {
-            let fields = &event["fields"];
-            let field = |name: &str| fields[name].as_str().unwrap_or("").to_string();
-            let scopes = if field("message") == "oauth.scope_narrowed" {
-                field("dropped_scopes")
-            } else {
-                field("missing_scopes")
-            };
-            (
-                field("message"),
-                field("client_id"),
-                field("requested_scopes"),
-                scopes,
-                field("error_description"),
-            )
-        })
-        .collect();
-    let event = |message: &str, client: &str, requested: &str, scopes: &str, reason: &str| {
-        (
-            message.to_string(),
-            client.to_string(),
-            requested.to_string(),
-            scopes.to_string(),
-            reason.to_string(),
-        )
-    };
+    let rows = support::report_rows(
+        &events,
+        &[
+            "client_id",
+            "requested_scopes",
+            "dropped_scopes",
+            "missing_scopes",
+            "error_description",
+        ],
+    );
     assert_eq!(
-        ours,
+        rows,
         [
-            event(
+            row(&[
                 "oauth.scope_narrowed",
                 "spa",
                 "read write admin",
                 "admin",
+                "",
                 ""
-            ),
-            event("oauth.scope_narrowed", "backend", "read admin", "admin", ""),
+            ]),
+            row(&[
+                "oauth.scope_narrowed",
+                "backend",
+                "read admin",
+                "admin",
+                "",
+                ""
+            ]),
             // No lists: nothing the server knows is missing; its reason says why.
-            event(
+            row(&[
                 "oauth.authorize.invalid_scope",
                 "strict",
                 "read",
                 "",
+                "",
                 &reason
-            ),
-            event(
+            ]),
+            row(&[
                 "oauth.authorize.invalid_scope",
                 "redirector",
                 "read delete",
+                "",
                 "delete",
                 "Unknown scope: delete"
-            ),
-            event(
+            ]),
+            row(&[
                 "oauth.token.invalid_scope",
                 "backend",
                 "read billing",
                 "",
-                "Requested scopes are not allowed for this client: billing"
-            ),
+                "",
+                "Requested scopes are not allowed for this client: billing",
+            ]),
         ],
         "{events:#?}"
     );
-    let output = serde_json::to_string(&events).unwrap();
-    for secret in &secrets {
-        assert!(
-            !output.contains(secret.as_str()),
-            "a secret reached the output"
-        );
-    }
+    support::assert_no_secret(&events, &secrets);
 }
 
 fn token_of(tokens: &serde_json::Value, name: &str) -> String {

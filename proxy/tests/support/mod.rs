@@ -382,3 +382,50 @@ pub fn run(command: &mut Command) {
     let status = command.status().unwrap();
     assert!(status.success(), "{command:?} failed: {status}");
 }
+
+/// This crate's rejection and narrowing events, each as its message and the
+/// values of `fields` (a missing field as `""`), in order.
+pub fn report_rows(events: &[serde_json::Value], fields: &[&str]) -> Vec<Vec<String>> {
+    events
+        .iter()
+        .filter(|event| {
+            let message = event["fields"]["message"].as_str().unwrap_or("");
+            message.ends_with(".invalid_scope") || message == "oauth.scope_narrowed"
+        })
+        .map(|event| {
+            let values = &event["fields"];
+            std::iter::once("message")
+                .chain(fields.iter().copied())
+                .map(|name| match &values[name] {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts that no secret appears anywhere in the proxy's output.
+pub fn assert_no_secret(events: &[serde_json::Value], secrets: &[String]) {
+    let output = serde_json::to_string(events).unwrap();
+    for secret in secrets {
+        assert!(
+            !output.contains(secret.as_str()),
+            "a secret reached the output"
+        );
+    }
+}
+
+/// The `code` parameter of a redirect URL.
+pub fn code_of(url: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("code="))
+        .unwrap_or_else(|| panic!("a code in {url}"))
+        .to_string()
+}
+
+/// A row of [`report_rows`], from its message and values.
+pub fn row(values: &[&str]) -> Vec<String> {
+    values.iter().map(|value| value.to_string()).collect()
+}
