@@ -642,3 +642,49 @@ fn the_upstreams_userinfo_is_never_logged() {
     assert!(output.contains("<redacted>@127.0.0.1"), "{output}");
     assert!(!output.contains("hunter2"), "{output}");
 }
+
+#[test]
+fn upstream_alone_is_a_working_configuration() {
+    // No [grantable], no known scopes: the upstream serves no discovery
+    // document (every path but /authorize is a 200 page, not JSON), so the
+    // proxy says so once and reports the rejection with nothing missing,
+    // flagged unexplained.
+    let runtime = runtime();
+    let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+    let proxy = Proxy::start(upstream.address, "");
+    let rejected = runtime.block_on(send(
+        proxy.listen,
+        Request::get("/authorize?client_id=wizard&scope=read+write")
+            .body(Bytes::new())
+            .unwrap(),
+    ));
+    assert_eq!(rejected.status(), StatusCode::FOUND);
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    let rows = support::report_rows(
+        &events,
+        &[
+            "client_id",
+            "requested_scopes",
+            "grantable_scopes",
+            "missing_scopes",
+            "unexplained",
+        ],
+    );
+    assert_eq!(
+        rows,
+        [support::row(&[
+            "oauth.authorize.invalid_scope",
+            "wizard",
+            "read write",
+            "",
+            "",
+            "true"
+        ])]
+    );
+    let failed = events
+        .iter()
+        .filter(|event| event["fields"]["message"] == "invalid_scope_proxy.discovery_failed")
+        .count();
+    assert_eq!(failed, 1, "{events:#?}");
+}
