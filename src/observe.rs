@@ -304,7 +304,12 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         } else if let Some(follow) = &self.follow {
             let user_agent_chars = self.settings.limits.user_agent_chars;
             self.guarded(|| {
-                follow.follow_code(request, code_redirect(url.as_bytes()), user_agent_chars)
+                follow.follow_code(
+                    request,
+                    status,
+                    code_redirect(url.as_bytes()),
+                    user_agent_chars,
+                )
             });
         }
     }
@@ -348,7 +353,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 state: page.state,
             };
             let user_agent_chars = self.settings.limits.user_agent_chars;
-            self.guarded(|| follow.follow_code(request, Some(redirect), user_agent_chars));
+            self.guarded(|| follow.follow_code(request, status, Some(redirect), user_agent_chars));
         }
     }
 

@@ -138,6 +138,45 @@ fn a_plain_pkce_challenge_links_too() {
 }
 
 #[test]
+fn an_authorize_shaped_request_the_server_refused_keeps_nothing() {
+    // A flood of authorize-shaped requests to a path the server answers 404
+    // must keep nothing, so a later real flow with the same `state` is not
+    // linked to the forged entry.
+    let not_found = || {
+        http::Response::builder()
+            .status(404)
+            .body(http_body_util::Full::default())
+            .unwrap()
+    };
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write+admin&state={STATE}")),
+            not_found(),
+        ),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn an_authorize_request_without_a_client_id_keeps_nothing() {
+    let events = followed(vec![
+        Leg(
+            Request::get(format!(
+                "/authorize?response_type=code&scope=read+write&state={STATE}"
+            ))
+            .body(Full::default())
+            .unwrap(),
+            redirect("/login"),
+        ),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
 fn a_verifier_equal_to_an_s256_challenge_redeems_nothing() {
     // The S256 challenge travels through the browser; a token request whose
     // `code_verifier` is that challenge itself must not redeem the

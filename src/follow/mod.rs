@@ -18,7 +18,7 @@ mod store;
 use std::time::Duration;
 
 use http::header::LOCATION;
-use http::Response;
+use http::{Response, StatusCode};
 
 use self::link::{s256_challenge, Link, LinkKey, Shared};
 use self::store::MemoryStore;
@@ -299,18 +299,27 @@ impl Follower {
             return Some((kept, granted));
         }
         let redirect = location.and_then(|location| code_redirect(location.as_bytes()));
-        self.follow_code(request, redirect, user_agent_chars);
+        self.follow_code(request, response.status(), redirect, user_agent_chars);
         None
     }
 
     /// Like [`follow_answer`](Self::follow_answer), for an answer that
     /// carried `code` (a redirect, or a form_post page) or none.
+    ///
+    /// Only an answer the server gave as accepted (a `2xx` or `3xx`) is
+    /// followed, and only an authorize request that names its `client_id`
+    /// is kept: a `404` to an authorize-shaped request on any path keeps
+    /// nothing.
     pub(crate) fn follow_code(
         &self,
         request: &CapturedRequest,
+        status: StatusCode,
         redirect: Option<CodeRedirect>,
         user_agent_chars: usize,
     ) {
+        if !(status.is_success() || status.is_redirection()) {
+            return;
+        }
         let parameters = request.link_parameters();
         let asks_for_a_code = parameters
             .response_type
@@ -334,8 +343,11 @@ impl Follower {
             }
         } else if asks_for_a_code {
             // Without `scope` the server applies its default: nothing asked,
-            // nothing to compare.
-            let Some(requested_scopes) = parameters.scope.clone() else {
+            // nothing to compare. Without `client_id` it is no authorization
+            // request a server accepts (RFC 6749 §4.1.1).
+            let (Some(requested_scopes), Some(_)) =
+                (parameters.scope.clone(), &parameters.client_id)
+            else {
                 return;
             };
             let links: Vec<Link> = [
