@@ -177,6 +177,24 @@ fn an_authorize_request_without_a_client_id_keeps_nothing() {
 }
 
 #[test]
+fn a_posted_token_request_is_read_from_its_body_alone() {
+    // The server reads the body; a verifier in the query is not one it used.
+    let mut request = token("code=other");
+    *request.uri_mut() = format!("/token?code_verifier={VERIFIER}").parse().unwrap();
+    let events = followed(vec![
+        Leg(
+            authorize(&format!(
+                "scope=read+write&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(None)),
+        Leg(request, grant(Some("read"))),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
 fn a_verifier_equal_to_an_s256_challenge_redeems_nothing() {
     // The S256 challenge travels through the browser; a token request whose
     // `code_verifier` is that challenge itself must not redeem the

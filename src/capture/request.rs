@@ -119,6 +119,17 @@ impl CapturedRequest {
         }
     }
 
+    /// The link parameters of a token request: from its body alone when it
+    /// has one the layer kept (a server reads a POSTed token request's
+    /// body, and `POST /token?code_verifier=…` must not redeem what the
+    /// server never used), else from its query.
+    pub(crate) fn token_link_parameters(&self) -> LinkParameters {
+        match &self.form {
+            Some(form) => form.link_parameters_then(LinkParameters::default()),
+            None => self.link_parameters(),
+        }
+    }
+
     /// The `User-Agent` as lossy UTF-8, cut to at most `limit` characters on
     /// a character boundary, and whether it was cut; `""` when there is none.
     pub(crate) fn user_agent(&self, limit: usize) -> (String, bool) {

@@ -422,7 +422,7 @@ impl Follower {
     /// code, and its `code_verifier`'s challenge) or the device code grant
     /// (by its `device_code`). `None` for any other request.
     pub(crate) fn redemption(&self, request: &CapturedRequest) -> Option<Redemption> {
-        let parameters = request.link_parameters();
+        let parameters = request.token_link_parameters();
         match parameters.grant_type.as_deref() {
             Some(AUTHORIZATION_CODE) => {
                 let mut links = Vec::with_capacity(3);
