@@ -195,6 +195,35 @@ fn a_posted_token_request_is_read_from_its_body_alone() {
 }
 
 #[test]
+fn a_repeated_parameter_is_not_followed() {
+    // The layer read the first, a server (oauthlib) may read the last:
+    // `code_verifier=<victim's>&code_verifier=<mine>` must redeem nothing.
+    let events = followed(vec![
+        Leg(
+            authorize(&format!(
+                "scope=read+write&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )),
+            redirect("/interaction/resume-uid"),
+        ),
+        Leg(resume(), code_redirect(None)),
+        redeemed(&format!(
+            "code=other&code_verifier={VERIFIER}&code_verifier=mine"
+        )),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+    // Nor is an authorize request that repeats its state.
+    let events = followed(vec![
+        Leg(
+            authorize(&format!("scope=read+write&state={STATE}&state=other")),
+            redirect("/login"),
+        ),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
 fn a_verifier_equal_to_an_s256_challenge_redeems_nothing() {
     // The S256 challenge travels through the browser; a token request whose
     // `code_verifier` is that challenge itself must not redeem the

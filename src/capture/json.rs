@@ -78,6 +78,7 @@ impl JsonRequest {
             code_verifier: self.code_verifier.clone(),
             device_code: self.device_code.clone(),
             allow: self.allow,
+            repeated: false,
         }
     }
 }

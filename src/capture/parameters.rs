@@ -114,6 +114,10 @@ pub(crate) struct LinkParameters {
     /// A consent step's answer: the body carries `allow` (a form's or a
     /// JSON consent screen's), whatever its value.
     pub(crate) allow: bool,
+    /// A parameter read here came twice (RFC 6749 §3.1 forbids it): the
+    /// layer and the server may read different values, so the request is
+    /// not followed.
+    pub(crate) repeated: bool,
 }
 
 impl LinkParameters {
@@ -122,8 +126,9 @@ impl LinkParameters {
         for (name, value) in form_urlencoded::parse(bytes) {
             let slot = match &*name {
                 "scope" => {
-                    if parameters.scope.is_none() {
-                        parameters.scope = Some(ScopeSet::parse(&value));
+                    match parameters.scope {
+                        None => parameters.scope = Some(ScopeSet::parse(&value)),
+                        Some(_) => parameters.repeated = true,
                     }
                     continue;
                 }
@@ -142,8 +147,9 @@ impl LinkParameters {
                 }
                 _ => continue,
             };
-            if slot.is_none() {
-                *slot = Some(value.into_owned());
+            match slot {
+                None => *slot = Some(value.into_owned()),
+                Some(_) => parameters.repeated = true,
             }
         }
         parameters
@@ -152,6 +158,7 @@ impl LinkParameters {
     /// Each parameter as `self` gives it, or else as `fallback` does.
     pub(crate) fn or(self, fallback: Self) -> Self {
         Self {
+            repeated: self.repeated || fallback.repeated,
             response_type: self.response_type.or(fallback.response_type),
             scope: self.scope.or(fallback.scope),
             client_id: self.client_id.or(fallback.client_id),

@@ -321,6 +321,10 @@ impl Follower {
             return;
         }
         let parameters = request.link_parameters();
+        if parameters.repeated {
+            count(UNFOLLOWABLE, 1);
+            return;
+        }
         let asks_for_a_code = parameters
             .response_type
             .as_deref()
@@ -423,6 +427,9 @@ impl Follower {
     /// (by its `device_code`). `None` for any other request.
     pub(crate) fn redemption(&self, request: &CapturedRequest) -> Option<Redemption> {
         let parameters = request.token_link_parameters();
+        if parameters.repeated {
+            return None;
+        }
         match parameters.grant_type.as_deref() {
             Some(AUTHORIZATION_CODE) => {
                 let mut links = Vec::with_capacity(3);
@@ -486,7 +493,8 @@ const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Authorizations dropped from a full store before their token request.
 const EVICTED: &str = "oauth_authorizations_evicted_total";
 /// Authorize requests that can't be followed: no `state`, no PKCE and no
-/// code in the answer, or more scopes than a store keeps.
+/// code in the answer, more scopes than a store keeps, or a parameter the
+/// layer reads given twice.
 const UNFOLLOWABLE: &str = "oauth_authorizations_unfollowable_total";
 /// Keepings and takings that Redis did not do: down, slow, or the queue
 /// to it full.
