@@ -132,6 +132,15 @@ pub(crate) struct Cli {
         value_name = "BOOL"
     )]
     forwarded_headers: Option<bool>,
+    /// Peers whose X-Forwarded-*, Forwarded and X-Real-IP are believed, as
+    /// CIDR blocks, comma-separated (10.0.0.0/8,::1/128) [default: none].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDRS"
+    )]
+    trusted_proxies: Option<Vec<String>>,
     /// Seconds the upstream may take to answer before a 504 [default: 30].
     #[arg(
         long,
@@ -238,6 +247,7 @@ struct File {
     known_scopes: Option<KnownScopesKey>,
     discover_interval: Option<u64>,
     forwarded_headers: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     upstream_timeout: Option<u64>,
     shutdown_deadline: Option<u64>,
     grantable: Option<GrantableSection>,
@@ -354,6 +364,8 @@ pub(crate) struct Config {
     pub(crate) burst: u32,
     pub(crate) admin_listen: SocketAddr,
     pub(crate) forwarded_headers: bool,
+    /// Peers whose forwarding headers are believed.
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
     pub(crate) upstream_timeout: Duration,
     pub(crate) shutdown_deadline: Duration,
     pub(crate) posthog: Option<PostHog>,
@@ -470,6 +482,7 @@ impl Config {
                 .admin_listen
                 .or(file.admin.listen)
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            trusted_proxies: trusted_proxies(cli, file.trusted_proxies)?,
             forwarded_headers: cli
                 .forwarded_headers
                 .or(file.forwarded_headers)
@@ -486,6 +499,22 @@ impl Config {
             correlation: correlation(cli, file.correlation)?,
         })
     }
+}
+
+/// `trusted_proxies`: CIDR blocks, or a bare address (one host).
+fn trusted_proxies(cli: &Cli, file: Option<Vec<String>>) -> Result<Vec<ipnet::IpNet>, String> {
+    cli.trusted_proxies
+        .clone()
+        .or(file)
+        .unwrap_or_default()
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("`trusted_proxies`: {text:?} is not a CIDR block (10.0.0.0/8, fd00::/8) or an address"))
+        })
+        .collect()
 }
 
 /// `known_scopes` and `discover_interval`: a list, or discovery (the
@@ -695,6 +724,30 @@ mod tests {
         let (_file, path) = file("upstream = \"http://127.0.0.1:8000\"\n[grantable]\n");
         let config = Config::load(&cli(&["--config", &path])).unwrap();
         assert_eq!(config.grantable, Some(Grantable::default()));
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_or_addresses() {
+        let (_file, path) = file(
+            "upstream = \"http://127.0.0.1:8000\"\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.7\"]\n",
+        );
+        let config = Config::load(&cli(&["--config", &path])).unwrap();
+        let shown: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "fd00::/8", "192.0.2.7/32"]);
+        let none = Config::load(&cli(&["--upstream", "http://127.0.0.1:8000"])).unwrap();
+        assert!(none.trusted_proxies.is_empty());
+        let error = Config::load(&cli(&[
+            "--upstream",
+            "http://127.0.0.1:8000",
+            "--trusted-proxies",
+            "10.0.0.0/33",
+        ]))
+        .unwrap_err();
+        assert!(error.contains("trusted_proxies"), "{error}");
     }
 
     #[test]

@@ -53,6 +53,8 @@ struct Inner {
     client: Client<HttpsConnector<HttpConnector>, UpstreamBody>,
     upstream: Uri,
     forwarded_headers: bool,
+    /// Peers whose forwarding headers are believed.
+    trusted_proxies: Vec<ipnet::IpNet>,
     timeout: Duration,
     /// Whether the upstream has answered at least once (`/readyz`).
     answered: Arc<AtomicBool>,
@@ -66,6 +68,7 @@ impl Forward {
         upstream: Uri,
         tls: rustls::ClientConfig,
         forwarded_headers: bool,
+        trusted_proxies: Vec<ipnet::IpNet>,
         timeout: Duration,
         answered: Arc<AtomicBool>,
     ) -> Self {
@@ -74,6 +77,7 @@ impl Forward {
             client,
             upstream,
             forwarded_headers,
+            trusted_proxies,
             timeout,
             answered,
             requests: metrics::counter!("invalid_scope_proxy_requests_total"),
@@ -156,7 +160,12 @@ impl Inner {
             parts.headers.insert(HOST, host.clone());
         }
         if self.forwarded_headers {
-            add_forwarded(&mut parts.headers, client_address, host.as_ref());
+            let trusted = client_address.is_some_and(|ClientAddress(peer)| {
+                self.trusted_proxies
+                    .iter()
+                    .any(|block| block.contains(&peer.ip()))
+            });
+            add_forwarded(&mut parts.headers, client_address, host.as_ref(), trusted);
         }
         let body = body.map_err(Into::into).boxed_unsync();
         let sent = self.client.request(Request::from_parts(parts, body));
@@ -248,28 +257,57 @@ fn connection_names(value: &HeaderValue) -> impl Iterator<Item = &str> {
     value.to_str().unwrap_or_default().split(',').map(str::trim)
 }
 
-/// `X-Forwarded-For` (appended to what came), `-Proto`, `-Host`.
+/// The forwarding headers that tell the server who asked, and how.
+///
+/// From a peer outside `trusted_proxies`, whatever the client said about
+/// itself goes (`X-Forwarded-For`, `-Proto`, `-Host`, `-Port`, `-Prefix`,
+/// `Forwarded`, `X-Real-IP`): `X-Forwarded-For` is the peer's address,
+/// `-Proto` is `http` (the proxy listens in the clear) and `-Host` the
+/// request's host. From a trusted peer (an ingress that terminates TLS),
+/// they are kept as it set them, the peer is appended to `X-Forwarded-For`,
+/// and `-Proto` and `-Host` are only filled in when absent.
 fn add_forwarded(
     headers: &mut HeaderMap,
     client: Option<ClientAddress>,
     host: Option<&HeaderValue>,
+    trusted: bool,
 ) {
+    if !trusted {
+        for name in [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "forwarded",
+            "x-real-ip",
+        ] {
+            headers.remove(name);
+        }
+    }
     if let Some(ClientAddress(address)) = client {
         let ip = address.ip().to_string();
-        let value = match headers
-            .get("x-forwarded-for")
-            .and_then(|value| value.to_str().ok())
-        {
-            Some(earlier) => format!("{earlier}, {ip}"),
-            None => ip,
+        let earlier: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        let value = if earlier.is_empty() {
+            ip
+        } else {
+            format!("{}, {ip}", earlier.join(", "))
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert("x-forwarded-for", value);
         }
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
     if let Some(host) = host {
-        headers.insert("x-forwarded-host", host.clone());
+        if !headers.contains_key("x-forwarded-host") {
+            headers.insert("x-forwarded-host", host.clone());
+        }
     }
 }
 
@@ -319,18 +357,62 @@ mod tests {
         assert_eq!(headers["x-three"], "kept");
     }
 
-    #[test]
-    fn forwarded_for_is_appended() {
+    fn spoofed() -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
-        let client = ClientAddress("127.0.0.1:5000".parse().unwrap());
-        add_forwarded(
-            &mut headers,
-            Some(client),
-            Some(&HeaderValue::from_static("as.example")),
-        );
-        assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+        for (name, value) in [
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "login.example"),
+            ("x-forwarded-port", "443"),
+            ("x-forwarded-prefix", "/auth"),
+            ("forwarded", "for=203.0.113.7;proto=https"),
+            ("x-real-ip", "203.0.113.7"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    fn forwarded(trusted: bool) -> HeaderMap {
+        let mut headers = spoofed();
+        let client = ClientAddress("10.1.2.3:5000".parse().unwrap());
+        let host = HeaderValue::from_static("as.example");
+        add_forwarded(&mut headers, Some(client), Some(&host), trusted);
+        headers
+    }
+
+    #[test]
+    fn an_untrusted_peer_says_nothing_about_the_client() {
+        let headers = forwarded(false);
+        assert_eq!(headers["x-forwarded-for"], "10.1.2.3");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "as.example");
+        for gone in [
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "forwarded",
+            "x-real-ip",
+        ] {
+            assert!(headers.get(gone).is_none(), "{gone}");
+        }
+    }
+
+    #[test]
+    fn a_trusted_ingress_is_believed_and_the_peer_appended() {
+        let headers = forwarded(true);
+        assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 10.1.2.3");
+        assert_eq!(
+            headers["x-forwarded-proto"], "https",
+            "TLS ended at the ingress"
+        );
+        assert_eq!(headers["x-forwarded-host"], "login.example");
+        assert_eq!(headers["x-real-ip"], "203.0.113.7");
+        assert_eq!(headers["x-forwarded-prefix"], "/auth");
+        // Without headers of its own, the proxy's fill in.
+        let mut bare = HeaderMap::new();
+        let client = ClientAddress("10.1.2.3:5000".parse().unwrap());
+        add_forwarded(&mut bare, Some(client), None, true);
+        assert_eq!(bare["x-forwarded-for"], "10.1.2.3");
+        assert_eq!(bare["x-forwarded-proto"], "http");
     }
 }

@@ -119,6 +119,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         config.upstream.clone(),
         config.upstream_tls.clone(),
         config.forwarded_headers,
+        config.trusted_proxies.clone(),
         config.upstream_timeout,
         Arc::clone(&answered),
     );

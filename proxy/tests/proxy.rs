@@ -688,3 +688,44 @@ fn upstream_alone_is_a_working_configuration() {
         .count();
     assert_eq!(failed, 1, "{events:#?}");
 }
+
+#[test]
+fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+    let runtime = runtime();
+    let spoofing = || {
+        Request::get("/consent")
+            .header(HOST, "as.example")
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("x-forwarded-proto", "https")
+            .header("x-real-ip", "203.0.113.7")
+            .body(Bytes::new())
+            .unwrap()
+    };
+    for (trusted, expected_for, expected_proto, real_ip) in [
+        ("", "127.0.0.1", "http", None),
+        (
+            "trusted_proxies = [\"127.0.0.0/8\"]\n",
+            "203.0.113.7, 127.0.0.1",
+            "https",
+            Some("203.0.113.7"),
+        ),
+    ] {
+        let upstream = upstream(&runtime, authorization_server, Duration::ZERO);
+        let proxy = Proxy::start(
+            upstream.address,
+            &format!("{trusted}known_scopes = [\"read\"]\n"),
+        );
+        runtime.block_on(send(proxy.listen, spoofing()));
+        let seen = upstream.seen.lock().unwrap();
+        let headers = seen[0].headers();
+        assert_eq!(headers["x-forwarded-for"], expected_for, "{trusted}");
+        assert_eq!(headers["x-forwarded-proto"], expected_proto, "{trusted}");
+        assert_eq!(
+            headers
+                .get("x-real-ip")
+                .map(|value| value.to_str().unwrap()),
+            real_ip,
+            "{trusted}"
+        );
+    }
+}
