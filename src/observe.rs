@@ -402,6 +402,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         let span = tracing::Span::current();
         let Redemption {
             links,
+            client_id,
             grant_type,
             asked_at,
         } = redemption;
@@ -409,6 +410,9 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             let Some(granted) = granted else { return };
             let _in_the_request_span = span.enter();
             let report = || match (kept, own) {
+                // An authorization kept for another client than the one the
+                // token request authenticates as is no evidence about either.
+                (Some(kept), _) if kept.client_id != client_id => {}
                 (Some(kept), _) => {
                     let asked = Asked {
                         requested_scopes: kept.requested_scopes,

@@ -224,6 +224,52 @@ fn a_repeated_parameter_is_not_followed() {
 }
 
 #[test]
+fn an_authorization_is_reported_only_to_its_own_client() {
+    // An attacker keeps an authorization in the victim's name under a
+    // `state`, then runs a real flow of their own with that `state`: the code
+    // is linked to the forged entry, but the token request authenticates as
+    // the attacker's client, so no event names the victim.
+    let forged = Leg(
+        Request::get(format!(
+            "/authorize?response_type=code&client_id=victim-app&scope=admin+billing&state={STATE}"
+        ))
+        .body(Full::default())
+        .unwrap(),
+        redirect("/login"),
+    );
+    let attackers_token = |form: &str| {
+        let mut request = token(form);
+        let body = format!("grant_type=authorization_code&client_id=attacker-app&{form}");
+        *request.body_mut() = Full::new(Bytes::from(body));
+        request
+    };
+    let events = followed(vec![
+        forged,
+        Leg(resume(), code_redirect(Some(STATE))),
+        Leg(
+            attackers_token(&format!("code={CODE}")),
+            grant(Some("read")),
+        ),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn basic_and_form_client_ids_that_disagree_redeem_nothing() {
+    let mut request = token(&format!("code={CODE}"));
+    request.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        // base64("other:secret")
+        http::HeaderValue::from_static("Basic b3RoZXI6c2VjcmV0"),
+    );
+    let events = followed(vec![
+        authorized_at_once(),
+        Leg(request, grant(Some("read"))),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
 fn a_verifier_equal_to_an_s256_challenge_redeems_nothing() {
     // The S256 challenge travels through the browser; a token request whose
     // `code_verifier` is that challenge itself must not redeem the

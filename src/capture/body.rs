@@ -123,6 +123,12 @@ impl BodyCapture {
             && self.read_complete(|bytes| finder.find(bytes).is_some())
     }
 
+    /// The client id of the request's HTTP Basic credentials, if any.
+    pub(crate) fn basic_client_id(&self) -> Option<String> {
+        let authorization = self.0.authorization.as_ref()?;
+        RequestParameters::from_basic_credentials(authorization).client_id
+    }
+
     /// The JSON body, when all of it was seen within the limit.
     fn read_json(&self) -> Option<JsonRequest> {
         let seen = self.seen();

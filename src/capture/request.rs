@@ -130,6 +130,19 @@ impl CapturedRequest {
         }
     }
 
+    /// The client a token request authenticates as, as the server reads it:
+    /// HTTP Basic's, or the body's `client_id`; `None` when it names none,
+    /// or when the two disagree (there is no telling which one the server
+    /// believes).
+    pub(crate) fn token_client_id(&self) -> Option<String> {
+        let from_body = self.token_link_parameters().client_id;
+        let from_basic = self.form.as_ref().and_then(BodyCapture::basic_client_id);
+        match (from_body, from_basic) {
+            (Some(body), Some(basic)) if body != basic => None,
+            (body, basic) => basic.or(body),
+        }
+    }
+
     /// The `User-Agent` as lossy UTF-8, cut to at most `limit` characters on
     /// a character boundary, and whether it was cut; `""` when there is none.
     pub(crate) fn user_agent(&self, limit: usize) -> (String, bool) {

@@ -235,6 +235,9 @@ impl Kept {
 pub(crate) struct Redemption {
     /// Under which the authorization may be kept.
     pub(crate) links: Vec<Link>,
+    /// The client the token request authenticates as (cut as a kept one
+    /// is): only an authorization of this client is reported.
+    pub(crate) client_id: String,
     pub(crate) grant_type: &'static str,
     /// Where the scopes were asked: the event's `requested_at`.
     pub(crate) asked_at: &'static str,
@@ -430,6 +433,10 @@ impl Follower {
         if parameters.repeated {
             return None;
         }
+        // A token request that names no client, or two that disagree,
+        // redeems nothing: an authorization is reported only to its client.
+        let client_id = request.token_client_id()?;
+        let client_id = cut_to_chars(&client_id, KEPT_CLIENT_ID_CHARS).0.to_string();
         match parameters.grant_type.as_deref() {
             Some(AUTHORIZATION_CODE) => {
                 let mut links = Vec::with_capacity(3);
@@ -444,6 +451,7 @@ impl Follower {
                 }
                 Some(Redemption {
                     links,
+                    client_id,
                     grant_type: AUTHORIZATION_CODE,
                     asked_at: "authorize",
                 })
@@ -457,6 +465,7 @@ impl Follower {
                 // The device flow asks at its own endpoint (RFC 8628 §3.1).
                 Some(Redemption {
                     links,
+                    client_id,
                     grant_type: DEVICE_CODE,
                     asked_at: "device_authorization",
                 })

@@ -59,7 +59,7 @@ pub fn token(form: &str) -> Request<Full<Bytes>> {
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(USER_AGENT, "backend/2.0")
         .body(Full::new(Bytes::from(format!(
-            "grant_type=authorization_code&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&{form}"
+            "grant_type=authorization_code&client_id=wizard&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&{form}"
         ))))
         .unwrap()
 }
