@@ -209,6 +209,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                         requested_scopes: kept.requested_scopes,
                         client_id: kept.client_id,
                         grant_type: None,
+                        ambiguous: false,
                     };
                     let at = Some("authorize");
                     let status = response.status();
@@ -418,6 +419,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                         requested_scopes: kept.requested_scopes,
                         client_id: kept.client_id,
                         grant_type: Some(grant_type.to_string()),
+                        ambiguous: false,
                     };
                     let at = Some(asked_at);
                     report_narrowing(
@@ -532,6 +534,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             requested_scopes,
             client_id,
             grant_type,
+            ambiguous,
         } = Asked::of(request, decision);
         let listed = match decision.and_then(|decision| decision.grantable.clone()) {
             Some(grantable) => Some(grantable),
@@ -588,6 +591,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             suppressed_before: 0,
             error_description,
             unexplained,
+            ambiguous,
             text_cut: who.text_cut || description_cut,
         }
     }
@@ -626,6 +630,7 @@ fn report_narrowing(
         requested_scopes,
         client_id,
         grant_type,
+        ambiguous: _,
     } = asked;
     let dropped_scopes = requested_scopes.difference(&granted_scopes);
     if dropped_scopes.is_empty() {
@@ -698,6 +703,7 @@ struct Asked {
     requested_scopes: ScopeSet,
     client_id: String,
     grant_type: Option<String>,
+    ambiguous: bool,
 }
 
 impl Asked {
@@ -710,6 +716,7 @@ impl Asked {
                 .unwrap_or_default(),
             client_id: parameters.client_id.unwrap_or_default(),
             grant_type: parameters.grant_type,
+            ambiguous: parameters.ambiguous,
         }
     }
 }

@@ -95,6 +95,7 @@ fn wizard_fields(status: &str) -> std::collections::BTreeMap<String, String> {
         ("suppressed", "0"),
         ("error_description", ""),
         ("unexplained", "false"),
+        ("ambiguous", "false"),
     ])
 }
 
@@ -204,6 +205,7 @@ fn no_scope_parameter_is_still_reported_with_empty_sets() {
             ("suppressed", "0"),
             ("error_description", ""),
             ("unexplained", "true"),
+            ("ambiguous", "false"),
         ])
     );
 }

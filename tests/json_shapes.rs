@@ -36,7 +36,7 @@ fn consent(scope: &str) -> Request<Full<Bytes>> {
     json_post(
         "/oauth/authorize",
         &format!(
-            r#"{{"client_id":"backend","redirect_uri":"https://client.example/cb","response_type":"code",
+            r#"{{"client_id":"wizard","redirect_uri":"https://client.example/cb","response_type":"code",
                 "state":"{STATE}","scope":"{scope}","allow":true,"password":"{SECRET}"}}"#
         ),
     )
@@ -81,7 +81,7 @@ fn a_json_consent_rejection_is_an_authorize_rejection_with_the_servers_reason() 
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0];
     assert_eq!(event.message(), "oauth.authorize.invalid_scope");
-    assert_eq!(event.field("client_id"), "backend");
+    assert_eq!(event.field("client_id"), "wizard");
     assert_eq!(event.field("requested_scopes"), "read admin");
     assert_eq!(event.field("missing_scopes"), "admin");
     assert_eq!(

@@ -61,6 +61,7 @@ fn with_a_registry_the_event_separates_unknown_from_ungranted() {
             ("suppressed", "0"),
             ("error_description", ""),
             ("unexplained", "false"),
+            ("ambiguous", "false"),
         ])
     );
 }
@@ -87,6 +88,7 @@ fn without_a_registry_the_event_has_no_such_fields() {
             ("suppressed", "0"),
             ("error_description", ""),
             ("unexplained", "false"),
+            ("ambiguous", "false"),
         ])
     );
 }

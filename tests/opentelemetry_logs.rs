@@ -86,7 +86,8 @@ fn the_rejection_is_an_otel_log_record_with_every_field() {
     assert_eq!(attribute("suppressed"), AnyValue::Int(0));
     assert_eq!(attribute("error_description"), text(""));
     assert_eq!(attribute("unexplained"), AnyValue::Boolean(false));
-    assert_eq!(record.attributes_iter().count(), 15, "no other attribute");
+    assert_eq!(attribute("ambiguous"), AnyValue::Boolean(false));
+    assert_eq!(record.attributes_iter().count(), 16, "no other attribute");
     assert_eq!(
         log.resource.get(&Key::new("service.name")),
         Some(opentelemetry::Value::from("authorization-server"))

@@ -79,6 +79,7 @@ fn axum_router_layer() {
             ("suppressed", "0"),
             ("error_description", ""),
             ("unexplained", "false"),
+            ("ambiguous", "false"),
         ])
     );
 }

@@ -96,7 +96,7 @@ impl BodyCapture {
         let known = own.or(fallback);
         match &self.0.authorization {
             Some(authorization) => {
-                known.or(RequestParameters::from_basic_credentials(authorization))
+                known.with_basic(RequestParameters::from_basic_credentials(authorization))
             }
             None => known,
         }

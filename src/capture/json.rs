@@ -61,6 +61,8 @@ impl JsonRequest {
             client_id: self.client_id.clone(),
             grant_type: self.grant_type.clone(),
             asks_for_authorization: self.allow,
+            // The last of a repeated member is the server's reading too.
+            ambiguous: false,
         }
     }
 

@@ -17,6 +17,11 @@ pub(crate) struct RequestParameters {
     pub(crate) client_id: Option<String>,
     pub(crate) grant_type: Option<String>,
     pub(crate) asks_for_authorization: bool,
+    /// The values may not be the server's: `scope`, `client_id` or
+    /// `grant_type` came twice (RFC 6749 §3.1 forbids it; the first is
+    /// read here, oauthlib reads the last), or HTTP Basic and the body name
+    /// different clients (`client_id` is then `""`).
+    pub(crate) ambiguous: bool,
 }
 
 impl RequestParameters {
@@ -33,7 +38,7 @@ impl RequestParameters {
     }
 
     /// RFC 6749 §3.1 forbids repeating a parameter; when a peer does, the
-    /// first occurrence counts.
+    /// first occurrence is read and the parameters are `ambiguous`.
     fn from_urlencoded(bytes: &[u8], wants_grant_type: bool) -> Self {
         let mut parameters = Self::default();
         for (name, value) in form_urlencoded::parse(bytes) {
@@ -47,6 +52,8 @@ impl RequestParameters {
                 "grant_type" if wants_grant_type && parameters.grant_type.is_none() => {
                     parameters.grant_type = Some(value.into_owned())
                 }
+                "scope" | "client_id" => parameters.ambiguous = true,
+                "grant_type" if wants_grant_type => parameters.ambiguous = true,
                 // A query's `response_type`, a body's `allow` (a pushed
                 // authorization request carries `response_type` in its body).
                 "response_type" if !wants_grant_type => parameters.asks_for_authorization = true,
@@ -92,7 +99,23 @@ impl RequestParameters {
             client_id: self.client_id.or(fallback.client_id),
             grant_type: self.grant_type.or(fallback.grant_type),
             asks_for_authorization: self.asks_for_authorization || fallback.asks_for_authorization,
+            ambiguous: self.ambiguous || fallback.ambiguous,
         }
+    }
+
+    /// Adds the client of HTTP Basic credentials: where the body (or query)
+    /// names another, there is no telling which the server believes, so the
+    /// `client_id` is `""` and the parameters `ambiguous`.
+    pub(crate) fn with_basic(mut self, basic: Self) -> Self {
+        match (&self.client_id, basic.client_id) {
+            (Some(own), Some(basic)) if *own != basic => {
+                self.client_id = Some(String::new());
+                self.ambiguous = true;
+            }
+            (None, basic) => self.client_id = basic,
+            _ => {}
+        }
+        self
     }
 }
 

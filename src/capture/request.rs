@@ -48,7 +48,18 @@ impl CapturedRequest {
     pub(crate) fn with_body<B>(mut self, request: &Request<B>, body: Option<BodyCapture>) -> Self {
         self.is_read = matches!(*request.method(), Method::GET | Method::HEAD);
         self.form = body;
+        // A followed device authorization request has no query, and its
+        // path decides whether it is kept.
+        if self.path_and_query.is_none() {
+            self.path_and_query = request.uri().path_and_query().cloned();
+        }
         self
+    }
+
+    /// The request's path, when the layer kept it (a request with a query,
+    /// or any request of a layer that reads bodies).
+    pub(crate) fn path(&self) -> Option<&str> {
+        self.path_and_query.as_ref().map(PathAndQuery::path)
     }
 
     /// Whether the request had a form or JSON body the layer kept.

@@ -56,6 +56,7 @@ pub(crate) fn emit(rejection: &InvalidScopeRejection, limits: &EventLimits) {
         status = rejection.status().as_u16(),
         error_description = %EscapedText(rejection.error_description()),
         unexplained = rejection.unexplained(),
+        ambiguous = rejection.ambiguous(),
         requested_count = rejection.requested_scopes().len(),
         grantable_count = rejection.grantable_scopes().len(),
         missing_count = rejection.missing_scopes().len(),

@@ -50,6 +50,8 @@ pub struct InvalidScopeRejection {
     pub(crate) error_description: String,
     /// Whether the layer's lists name no missing scope.
     pub(crate) unexplained: bool,
+    /// Whether the request repeated a parameter or named two clients.
+    pub(crate) ambiguous: bool,
     /// Whether `client_id`, `user_agent` or `error_description` were cut
     /// to their limits.
     pub(crate) text_cut: bool,
@@ -275,6 +277,26 @@ impl InvalidScopeRejection {
     /// ```
     pub fn unexplained(&self) -> bool {
         self.unexplained
+    }
+
+    /// Whether the server may have read other values than the event's: the
+    /// request repeated `scope`, `client_id` or `grant_type` (RFC 6749 §3.1
+    /// forbids it; the event gives the first, oauthlib reads the last), or
+    /// HTTP Basic and the body named different clients, in which case
+    /// [`client_id`](Self::client_id) is `""`.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{InvalidScopeObserverLayer, InvalidScopeRejection, ScopeSet};
+    /// let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid"))
+    ///     .on_rejection(|rejection: &InvalidScopeRejection| {
+    ///         if rejection.ambiguous() {
+    ///             println!("a malformed or hostile request");
+    ///         }
+    ///     });
+    /// # drop(layer);
+    /// ```
+    pub fn ambiguous(&self) -> bool {
+        self.ambiguous
     }
 
     /// The status of the response that carried the rejection (a 3xx
