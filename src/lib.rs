@@ -29,7 +29,7 @@ mod scope;
 // The drift helpers: scope sets only, no http, tower or tracing.
 pub mod drift;
 
-pub use crate::follow::FollowAuthorizations;
+pub use crate::follow::{AuthorizePaths, FollowAuthorizations};
 #[cfg(feature = "posthog")]
 pub use crate::hooks::PostHogHook;
 pub use crate::hooks::{GrantableScopes, KnownScopes, OnRejection, ScopeDecision};

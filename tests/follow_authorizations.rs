@@ -512,3 +512,120 @@ fn an_authorize_request_answered_with_a_login_page_is_kept() {
     ]);
     assert_one_narrowing(&events);
 }
+
+/// The login page a server answers an authorize request with before the
+/// code comes, to a later request.
+fn login_page() -> http::Response<Full<Bytes>> {
+    http::Response::builder()
+        .header(CONTENT_TYPE, "text/html")
+        .body(Full::new(Bytes::from_static(b"<form>login</form>")))
+        .unwrap()
+}
+
+fn authorize_as(client_id: &str, scope: &str) -> Request<Full<Bytes>> {
+    Request::get(format!(
+        "/authorize?response_type=code&client_id={client_id}&scope={scope}&state={STATE}"
+    ))
+    .header(http::header::USER_AGENT, "browser/1.0")
+    .body(Full::default())
+    .unwrap()
+}
+
+#[test]
+fn a_forged_authorization_in_a_public_clients_name_is_never_reported() {
+    // The attacker forges `wizard`'s authorization for `admin billing` under
+    // a `state`, then runs a real flow as `wizard` (a public client anyone
+    // may be) with that `state`: the two claim one link, so neither is
+    // reported, and no event ever carries the scopes the attacker chose.
+    let events = followed(vec![
+        Leg(authorize_as("wizard", "admin+billing"), login_page()),
+        Leg(authorize_as("wizard", "read+write"), login_page()),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_suppression_attempt_makes_both_ambiguous_never_the_attackers() {
+    // The victim's authorize request is kept; the attacker, who saw its
+    // `state` in the browser, sends another for the same client with other
+    // scopes. The later must not win: neither is reported.
+    let events = followed(vec![
+        Leg(authorize_as("wizard", "read+write"), login_page()),
+        Leg(authorize_as("wizard", "admin"), login_page()),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+    // With another client's name, the attempt touches none of the
+    // victim's own links: a victim with PKCE is still reported. Only the
+    // `state` a later request echoes without naming a client (which two
+    // clients now claim) leads nowhere, so the code it brings is linked to
+    // neither, and the attacker's entry is never reported.
+    let with_pkce = |client_id: &str, scope: &str| {
+        Request::get(format!(
+            "/authorize?response_type=code&client_id={client_id}&scope={scope}&state={STATE}\
+             &code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
+        .header(http::header::USER_AGENT, "browser/1.0")
+        .body(Full::default())
+        .unwrap()
+    };
+    let events = followed(vec![
+        Leg(with_pkce("wizard", "read+write"), login_page()),
+        Leg(authorize_as("victim-app", "admin"), login_page()),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}&code_verifier={VERIFIER}")),
+    ]);
+    assert_one_narrowing(&events);
+    let events = followed(vec![
+        Leg(authorize_as("wizard", "read+write"), login_page()),
+        Leg(authorize_as("victim-app", "admin"), login_page()),
+        Leg(resume(), code_redirect(Some(STATE))),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn the_same_request_repeated_after_login_is_followed_once() {
+    // A browser sends the same authorize request again after logging in
+    // (django-oauth-toolkit's login redirect, Authlib's consent page): one
+    // authorization, not two that claim one `state`.
+    let events = followed(vec![
+        Leg(authorize_as("wizard", "read+write"), redirect("/login")),
+        Leg(authorize_as("wizard", "read+write"), login_page()),
+        Leg(
+            authorize_as("wizard", "read+write"),
+            code_redirect(Some(STATE)),
+        ),
+        redeemed(&format!("code={CODE}")),
+    ]);
+    assert_one_narrowing(&events);
+}
+
+#[test]
+fn only_an_authorization_endpoint_keeps_an_authorization() {
+    let flow = |path: &str| {
+        vec![
+            Leg(
+                Request::get(format!(
+                    "{path}?response_type=code&client_id=wizard&scope=read+write&state={STATE}"
+                ))
+                .header(http::header::USER_AGENT, "browser/1.0")
+                .body(Full::default())
+                .unwrap(),
+                login_page(),
+            ),
+            Leg(resume(), code_redirect(Some(STATE))),
+            redeemed(&format!("code={CODE}")),
+        ]
+    };
+    let with_paths = || Some(FollowAuthorizations::in_memory().authorize_paths(["/authorize"]));
+    let events = run(with_paths(), flow("/not-an-endpoint"), Duration::ZERO);
+    assert!(events.is_empty(), "{events:?}");
+    assert_one_narrowing(&run(with_paths(), flow("/authorize"), Duration::ZERO));
+    // Without paths, any path may keep one (documented).
+    assert_one_narrowing(&followed(flow("/not-an-endpoint")));
+}

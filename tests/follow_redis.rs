@@ -107,15 +107,27 @@ fn authorize_through_one_instance_token_through_another_is_reported_once() {
     assert_eq!(narrowed[0].field("requested_at"), "authorize");
     assert_eq!(narrowed[0].field("user_agent"), "browser/1.0");
     // The redeemed authorization is gone under all its links; the other
-    // is kept under its code and its state, as hashes only.
+    // is kept as one entry and its links (code, state, echoed state), under
+    // the fleet's namespace, as hashes only.
     let mut connection = redis.client().get_connection().unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
+    keys.sort();
+    let kinds: Vec<&str> = keys
+        .iter()
+        .map(|key| {
+            assert!(key.starts_with("invalid_scope_observer:"), "{key}");
+            key.rsplit(':').nth(1).unwrap()
+        })
+        .collect();
+    assert_eq!(kinds, ["a", "l", "l", "l"], "{keys:?}");
     for key in &keys {
-        assert!(key.starts_with("invalid_scope_observer:follow:"), "{key}");
-        let value: Option<String> = redis::cmd("GET").arg(key).query(&mut connection).unwrap();
-        let value = value.unwrap_or_default();
-        assert!(value.contains("\"scope\":\"read write\""), "{value}");
+        let value: String = if key.contains(":a:") {
+            let fields: Vec<String> = redis::cmd("HVALS").arg(key).query(&mut connection).unwrap();
+            assert!(fields.contains(&"read write".to_string()), "{fields:?}");
+            fields.join(" ")
+        } else {
+            redis::cmd("GET").arg(key).query(&mut connection).unwrap()
+        };
         for secret in [CODE, STATE, "left-over-code", "left-over-state"] {
             assert!(
                 !key.contains(secret) && !value.contains(secret),
@@ -182,4 +194,185 @@ fn redis_stopped_in_the_middle_of_a_run_fails_nothing_and_says_so() {
     let failed = named(&events, "oauth.follow.store_failed");
     assert_eq!(failed.len(), 1, "once a minute at most: {failed:?}");
     assert_eq!(failed[0].level, tracing::Level::WARN);
+}
+
+fn instance_with(
+    follow: FollowAuthorizations,
+) -> impl tower::Service<
+    http::Request<http_body_util::Full<bytes::Bytes>>,
+    Response = http::Response<
+        invalid_scope_observer::body::ResponseBody<http_body_util::Full<bytes::Bytes>>,
+    >,
+    Error = std::convert::Infallible,
+> {
+    InvalidScopeObserverLayer::new(ScopeSet::parse("read write"))
+        .observe_bodies()
+        .follow_authorizations(follow)
+        .layer(server())
+}
+
+fn keys(redis: &Redis) -> Vec<String> {
+    let mut connection = redis.client().get_connection().unwrap();
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn two_fleets_with_their_own_namespace_share_nothing_on_one_redis() {
+    let redis = Redis::start();
+    let (subscriber, events) = capturing();
+    // The same hash key, as two fleets set up from one template would have.
+    let fleet = |prefix: &str| {
+        instance_with(FollowAuthorizations::in_redis(redis.client(), HASH_KEY).redis_prefix(prefix))
+    };
+    let (mut eu, mut us) = (fleet("auth-eu:"), fleet("auth-us:"));
+    let seen = Arc::clone(&events);
+    tracing::subscriber::with_default(subscriber, || {
+        block_on(async move {
+            // Both fleets keep the same authorization at once.
+            walk(&mut eu, authorized_at_once()).await;
+            walk(&mut us, authorized_at_once()).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Redeemed in the EU fleet: the US fleet's copy stays.
+            walk(&mut eu, redeemed(&format!("code={CODE}"))).await;
+            wait_for(&seen, NARROWED, 1).await;
+            walk(&mut us, redeemed(&format!("code={CODE}"))).await;
+            wait_for(&seen, NARROWED, 2).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+    });
+    assert_eq!(named(&events, NARROWED).len(), 2, "one in each fleet");
+    assert_eq!(keys(&redis), Vec::<String>::new(), "each took its own");
+    // Without a prefix, the hash key's digest is the namespace.
+    let (subscriber, _) = capturing();
+    let mut default = instance(&redis.client(), HASH_KEY);
+    tracing::subscriber::with_default(subscriber, || {
+        block_on(async move {
+            walk(&mut default, authorized_at_once()).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+    });
+    let keys = keys(&redis);
+    assert!(!keys.is_empty());
+    let namespace = keys[0].rsplitn(3, ':').nth(2).unwrap().to_string();
+    assert!(
+        namespace.starts_with("invalid_scope_observer:"),
+        "{namespace}"
+    );
+    assert!(
+        keys.iter().all(|key| key.starts_with(&namespace)),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn concurrent_takes_through_eight_instances_report_once() {
+    let redis = Redis::start();
+    let (subscriber, events) = capturing();
+    let mut instances: Vec<_> = (0..8)
+        .map(|_| instance(&redis.client(), HASH_KEY))
+        .collect();
+    let seen = Arc::clone(&events);
+    tracing::subscriber::with_default(subscriber, || {
+        block_on(async move {
+            walk(&mut instances[0], authorized_at_once()).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Each instance queues its take without waiting for Redis: eight
+            // takes of one authorization race in Redis.
+            for service in &mut instances {
+                walk(service, redeemed(&format!("code={CODE}"))).await;
+            }
+            wait_for(&seen, NARROWED, 1).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        })
+    });
+    assert_eq!(named(&events, NARROWED).len(), 1);
+    assert_eq!(
+        keys(&redis),
+        Vec::<String>::new(),
+        "every link went with it"
+    );
+}
+
+#[test]
+fn a_link_two_requests_of_one_client_claim_is_reported_by_no_instance() {
+    let redis = Redis::start();
+    let (subscriber, events) = capturing();
+    let mut one = instance(&redis.client(), HASH_KEY);
+    let mut other = instance(&redis.client(), HASH_KEY);
+    let page = || {
+        http::Response::builder()
+            .header(http::header::CONTENT_TYPE, "text/html")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"<form>login</form>",
+            )))
+            .unwrap()
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        block_on(async move {
+            walk(
+                &mut one,
+                Leg(
+                    authorize(&format!("scope=read+write&state={STATE}")),
+                    page(),
+                ),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // The forged one, through another instance, after the real one.
+            walk(
+                &mut other,
+                Leg(authorize(&format!("scope=admin&state={STATE}")), page()),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            walk(&mut one, Leg(resume(), code_redirect(Some(STATE)))).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            walk(&mut other, redeemed(&format!("code={CODE}"))).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        })
+    });
+    assert_eq!(named(&events, NARROWED), []);
+}
+
+#[test]
+fn each_instance_keeps_at_most_its_budget_and_says_so() {
+    let redis = Redis::start();
+    let (subscriber, events) = capturing();
+    let mut service =
+        instance_with(FollowAuthorizations::in_redis(redis.client(), HASH_KEY).keeps_per_second(5));
+    let seen = Arc::clone(&events);
+    let junk = |n: usize| {
+        Leg(
+            authorize(&format!("scope=read+write&state=junk-{n}")),
+            redirect("/login"),
+        )
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        block_on(async move {
+            for n in 0..50 {
+                walk(&mut service, junk(n)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            for n in 50..100 {
+                walk(&mut service, junk(n)).await;
+            }
+            wait_for(&seen, "oauth.follow.flooded", 1).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        })
+    });
+    let kept = keys(&redis)
+        .iter()
+        .filter(|key| key.contains(":a:"))
+        .count();
+    // A burst of five, then about five for the second that passed.
+    assert!((5..=12).contains(&kept), "{kept} kept");
+    let flooded = named(&events, "oauth.follow.flooded");
+    assert_eq!(flooded.len(), 1, "{flooded:?}");
+    assert_eq!(flooded[0].level, tracing::Level::WARN);
+    // The line comes once a second of flood was measured: the first
+    // burst's refusals and the first of the next.
+    let not_kept: usize = flooded[0].field("not_kept").parse().unwrap();
+    assert!((40..=50).contains(&not_kept), "{not_kept}");
 }

@@ -1,4 +1,5 @@
-//! [`Link`]: a keyed hash of what two legs of one authorization share.
+//! [`Link`]: a keyed hash of what two legs of one authorization share,
+//! bound to the client they belong to.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -23,6 +24,11 @@ pub(crate) enum Shared {
     Code,
     /// The `device_code` of a device authorization (RFC 8628).
     DeviceCode,
+    /// The `state` as a code redirect echoes it to a later request that
+    /// names no client (node-oidc-provider's `/auth/<uid>`): the one link
+    /// not bound to a client, used only to find the authorization a code
+    /// belongs to.
+    EchoedState,
 }
 
 /// A keyed hash of one shared value: the only form in which a `state`, a
@@ -37,19 +43,6 @@ impl Link {
     pub(crate) fn to_hex(self) -> String {
         self.0.iter().map(|byte| format!("{byte:02x}")).collect()
     }
-
-    /// The link `to_hex` wrote; `None` for anything else.
-    pub(crate) fn from_hex(hex: &str) -> Option<Self> {
-        let bytes = hex.as_bytes();
-        if bytes.len() != 32 {
-            return None;
-        }
-        let mut link = [0; 16];
-        for (byte, pair) in link.iter_mut().zip(bytes.chunks_exact(2)) {
-            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-        }
-        Some(Self(link))
-    }
 }
 
 impl std::fmt::Debug for Link {
@@ -62,20 +55,58 @@ impl std::fmt::Debug for Link {
 #[derive(Clone)]
 pub(crate) struct LinkKey(Hmac<Sha256>);
 
+/// A value hashed under the key but not yet bound to a client: what a code
+/// redirect to a request that names no client leaves, bound once the store
+/// knows whose authorization it belongs to. It says nothing about the value.
+#[derive(Clone)]
+pub(crate) struct Unbound {
+    key: LinkKey,
+    hashed: [u8; 32],
+}
+
 impl LinkKey {
     pub(crate) fn new(key: &[u8]) -> Self {
         // HMAC takes a key of any length.
         Self(Hmac::new_from_slice(key).unwrap_or_else(|_| unreachable!()))
     }
 
-    pub(crate) fn link(&self, shared: Shared, value: &str) -> Link {
+    /// The link of `value` shared as `shared` by the legs of one
+    /// authorization of `client_id`: the same value of another client is
+    /// another link.
+    pub(crate) fn link(&self, shared: Shared, client_id: &str, value: &str) -> Link {
+        self.unbound(shared, value).bind(client_id)
+    }
+
+    /// `value` hashed, to be [bound](Unbound::bind) to a client later.
+    pub(crate) fn unbound(&self, shared: Shared, value: &str) -> Unbound {
         let mut mac = self.0.clone();
         mac.update(&[shared as u8]);
         mac.update(value.as_bytes());
+        Unbound {
+            key: self.clone(),
+            hashed: mac.finalize().into_bytes().into(),
+        }
+    }
+}
+
+impl Unbound {
+    /// The link for `client_id` (its length first, so no two pairs of
+    /// client and value hash alike).
+    pub(crate) fn bind(&self, client_id: &str) -> Link {
+        let mut mac = self.key.0.clone();
+        mac.update(&self.hashed);
+        mac.update(&(client_id.len() as u64).to_le_bytes());
+        mac.update(client_id.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut link = [0; 16];
         link.copy_from_slice(&digest[..16]);
         Link(link)
+    }
+}
+
+impl std::fmt::Debug for Unbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unbound(..)")
     }
 }
 
@@ -104,24 +135,34 @@ mod tests {
     }
 
     #[test]
-    fn a_link_depends_on_the_key_the_kind_and_the_value() {
+    fn a_link_depends_on_the_key_the_kind_the_client_and_the_value() {
         let key = LinkKey::new(b"one key");
-        let link = key.link(Shared::Code, "abc");
-        assert_eq!(link, key.link(Shared::Code, "abc"));
-        assert_ne!(link, key.link(Shared::State, "abc"));
-        assert_ne!(link, key.link(Shared::Code, "abd"));
-        assert_ne!(link, LinkKey::new(b"another key").link(Shared::Code, "abc"));
+        let link = key.link(Shared::Code, "app", "abc");
+        assert_eq!(link, key.link(Shared::Code, "app", "abc"));
+        assert_eq!(link, key.unbound(Shared::Code, "abc").bind("app"));
+        assert_ne!(link, key.link(Shared::State, "app", "abc"));
+        assert_ne!(link, key.link(Shared::Code, "app", "abd"));
+        assert_ne!(link, key.link(Shared::Code, "other-app", "abc"));
+        assert_ne!(link, key.link(Shared::Code, "", "abc"));
+        assert_ne!(
+            link,
+            LinkKey::new(b"another key").link(Shared::Code, "app", "abc")
+        );
         assert_eq!(format!("{link:?}"), "Link(..)");
+        assert_eq!(
+            format!("{:?}", key.unbound(Shared::Code, "abc")),
+            "Unbound(..)"
+        );
     }
 
     #[cfg(feature = "redis")]
     #[test]
-    fn a_link_in_hexadecimal_reads_back() {
-        let link = LinkKey::new(b"key").link(Shared::Code, "abc");
-        assert_eq!(Link::from_hex(&link.to_hex()), Some(link));
-        assert_eq!(link.to_hex().len(), 32);
-        for bad in ["", "zz", &"0".repeat(31), &"g".repeat(32), &"é".repeat(16)] {
-            assert_eq!(Link::from_hex(bad), None, "{bad}");
-        }
+    fn a_link_in_hexadecimal_is_32_digits() {
+        let link = LinkKey::new(b"key").link(Shared::Code, "app", "abc");
+        let hex = link.to_hex();
+        assert_eq!(hex.len(), 32);
+        assert!(hex
+            .bytes()
+            .all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase()));
     }
 }

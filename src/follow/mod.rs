@@ -10,18 +10,22 @@
 //! `code_verifier`. Each is kept as a keyed hash ([`link`]) in a bounded
 //! store ([`store`]).
 
+mod flood;
 mod link;
+mod paths;
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
+
+pub use self::paths::AuthorizePaths;
 
 use std::time::Duration;
 
 use http::header::LOCATION;
 use http::{Response, StatusCode};
 
-use self::link::{s256_challenge, Link, LinkKey, Shared};
-use self::store::MemoryStore;
+use self::link::{s256_challenge, Link, LinkKey, Shared, Unbound};
+use self::store::{MemoryStore, ENTRY_OVERHEAD_BYTES};
 use crate::capture::{CapturedRequest, LinkParameters};
 use crate::detect::{code_redirect, fragment_grant, CodeRedirect};
 use crate::report::cut_to_chars;
@@ -44,13 +48,24 @@ use crate::scope::ScopeSet;
 ///
 /// What is kept: the requested scopes, the `client_id` and the
 /// `User-Agent` of the authorize request, under keyed hashes (HMAC-SHA-256,
-/// with a key drawn at start) of the `state`, the challenge and the code;
-/// never the values. An authorization is kept until its token request uses
-/// it (so it is reported at most once) and at most for the
-/// [`ttl`](Self::ttl) (default 10 minutes, RFC 6749 §4.1.2's longest code
-/// life). The store holds at most [`capacity`](Self::capacity)
-/// authorizations (default 100 000); when full, the oldest goes and
-/// `oauth_authorizations_evicted_total` says so.
+/// with a key drawn at start) of the `state`, the challenge and the code,
+/// each bound to the `client_id`; never the values. An authorization is
+/// kept until its token request uses it (so it is reported at most once)
+/// and at most for the [`ttl`](Self::ttl) (default 10 minutes, RFC 6749
+/// §4.1.2's longest code life). The store holds at most
+/// [`max_memory`](Self::max_memory) bytes (default 32 MiB) and
+/// [`capacity`](Self::capacity) authorizations (default 100 000); when
+/// full, the oldest goes, `oauth_authorizations_evicted_total` says so,
+/// and `oauth.follow.flooded` is logged at WARN at most once a minute with
+/// the rate.
+///
+/// Only an authorization endpoint's `2xx` or `3xx` answer to a request that
+/// names `response_type` and `client_id` keeps one, on the
+/// [`authorize_paths`](Self::authorize_paths) (any path until they are
+/// given). A link that two different authorizations claim (the same
+/// `state` of one client with other scopes, say) makes both ambiguous:
+/// neither is reported, and `oauth_authorizations_ambiguous_total` counts
+/// it.
 ///
 /// Needs bodies observed (the token request's form and answer are read):
 ///
@@ -66,8 +81,20 @@ use crate::scope::ScopeSet;
 pub struct FollowAuthorizations {
     ttl: Duration,
     capacity: usize,
+    max_bytes: usize,
+    paths: AuthorizePaths,
     #[cfg(feature = "redis")]
-    redis: Option<(::redis::Client, LinkKey)>,
+    redis: Option<RedisSettings>,
+}
+
+/// How a fleet shares its authorizations in Redis.
+#[cfg(feature = "redis")]
+#[derive(Clone, Debug)]
+struct RedisSettings {
+    client: ::redis::Client,
+    key: LinkKey,
+    prefix: String,
+    keeps_per_second: u32,
 }
 
 impl FollowAuthorizations {
@@ -78,6 +105,8 @@ impl FollowAuthorizations {
         Self {
             ttl: Duration::from_secs(600),
             capacity: 100_000,
+            max_bytes: 32 << 20,
+            paths: AuthorizePaths::any(),
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -86,11 +115,20 @@ impl FollowAuthorizations {
     /// Authorizations kept in Redis (feature `redis`), shared by every
     /// instance given the same server and the same `hash_key`: the authorize
     /// request may go through one instance and the token request through
-    /// another. Each link is a key `invalid_scope_observer:follow:<hash>`
-    /// with the [`ttl`](Self::ttl), taken with `GETDEL`, so one
-    /// authorization is reported once by the whole fleet (Redis 6.2 or
-    /// later). [`capacity`](Self::capacity) does not apply: Redis's
-    /// `maxmemory` does.
+    /// another. Each authorization is a key `<prefix>a:<id>` and each of its
+    /// links a key `<prefix>l:<hash>`, with the [`ttl`](Self::ttl); every
+    /// operation (keep, add a link, take with all its links) is one Lua
+    /// script, atomic in Redis, so one authorization is reported once by
+    /// the whole fleet. The prefix is `invalid_scope_observer:<digest>:`,
+    /// the digest of the `hash_key`, so fleets with different keys never
+    /// share links ([`redis_prefix`](Self::redis_prefix) sets another;
+    /// scripts name keys they compute, so a single Redis or a replicated
+    /// one, not Redis Cluster). [`capacity`](Self::capacity) and
+    /// [`max_memory`](Self::max_memory) do not apply: each instance keeps
+    /// at most [`keeps_per_second`](Self::keeps_per_second) (default 200),
+    /// counts the rest in `oauth_authorizations_not_kept_total` and logs
+    /// `oauth.follow.flooded`; so Redis holds at most instances × rate ×
+    /// ttl authorizations of at most about 3 KiB each.
     ///
     /// Redis is never waited for: keeping and taking go through a bounded
     /// queue to one task that talks to Redis (started on the Tokio runtime
@@ -128,10 +166,72 @@ impl FollowAuthorizations {
             hash_key.len() >= 32,
             "FollowAuthorizations::in_redis: the hash key must have at least 32 bytes"
         );
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(hash_key);
+        let digest: String = digest[..6]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         Self {
-            redis: Some((client, LinkKey::new(hash_key))),
+            redis: Some(RedisSettings {
+                client,
+                key: LinkKey::new(hash_key),
+                prefix: format!("invalid_scope_observer:{digest}:"),
+                keeps_per_second: 200,
+            }),
             ..Self::in_memory()
         }
+    }
+
+    /// The namespace of this fleet's keys in Redis (feature `redis`):
+    /// every key starts with it. Without effect in memory.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use invalid_scope_observer::FollowAuthorizations;
+    /// let redis = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let follow = FollowAuthorizations::in_redis(redis, &[7; 32]).redis_prefix("auth-eu:");
+    /// # drop(follow);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
+        if let Some(redis) = &mut self.redis {
+            redis.prefix = prefix.into();
+        }
+        self
+    }
+
+    /// How many authorizations this instance keeps in Redis per second at
+    /// most (feature `redis`; at least 1): past it, they are not kept and
+    /// are counted in `oauth_authorizations_not_kept_total`, so a flood of
+    /// authorize requests cannot fill a Redis shared with the server's own
+    /// sessions. Without effect in memory.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use invalid_scope_observer::FollowAuthorizations;
+    /// let redis = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let follow = FollowAuthorizations::in_redis(redis, &[7; 32]).keeps_per_second(1000);
+    /// # drop(follow);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn keeps_per_second(mut self, keeps: u32) -> Self {
+        if let Some(redis) = &mut self.redis {
+            redis.keeps_per_second = keeps.max(1);
+        }
+        self
     }
 
     /// How long an authorization is kept waiting for its token request.
@@ -159,17 +259,77 @@ impl FollowAuthorizations {
         self
     }
 
+    /// How many bytes the kept authorizations may take in memory at most,
+    /// everything counted (their text, their links, the maps' overhead):
+    /// when full, the oldest go. Each takes at most
+    /// [`MAX_AUTHORIZATION_BYTES`](Self::MAX_AUTHORIZATION_BYTES), whatever
+    /// a peer sends, and a typical one about 800.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::FollowAuthorizations;
+    /// let follow = FollowAuthorizations::in_memory().max_memory(8 << 20); // 8 MiB
+    /// # drop(follow);
+    /// ```
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The most bytes one kept authorization costs: 64 scopes in 1 KiB,
+    /// a `client_id` of 256 characters, a cut `User-Agent` and six links.
+    ///
+    /// ```
+    /// # use invalid_scope_observer::FollowAuthorizations;
+    /// assert!(FollowAuthorizations::MAX_AUTHORIZATION_BYTES < 8 * 1024);
+    /// ```
+    pub const MAX_AUTHORIZATION_BYTES: usize = Kept::MAX_BYTES;
+
+    /// The paths of the authorization endpoints: only a request to one of
+    /// them keeps an authorization (by default, any path).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::FollowAuthorizations;
+    /// let follow = FollowAuthorizations::in_memory()
+    ///     .authorize_paths(["/o/authorize/", "/o/device-authorization/"]);
+    /// # drop(follow);
+    /// ```
+    pub fn authorize_paths(self, paths: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.authorize_paths_from(AuthorizePaths::new(paths))
+    }
+
+    /// Like [`authorize_paths`](Self::authorize_paths), from paths another
+    /// task may replace while the layer runs (discovery).
+    ///
+    /// ```
+    /// # use invalid_scope_observer::{AuthorizePaths, FollowAuthorizations};
+    /// let paths = AuthorizePaths::any();
+    /// let follow = FollowAuthorizations::in_memory().authorize_paths_from(paths.clone());
+    /// paths.replace(["/authorize"]);
+    /// # drop(follow);
+    /// ```
+    pub fn authorize_paths_from(mut self, paths: AuthorizePaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
     pub(crate) fn start(self) -> Follower {
         #[cfg(feature = "redis")]
-        if let Some((client, key)) = self.redis {
+        if let Some(redis) = self.redis {
             return Follower {
-                key,
-                store: Box::new(redis::RedisStore::new(client, self.ttl)),
+                key: redis.key,
+                paths: self.paths,
+                store: Box::new(redis::RedisStore::new(
+                    redis.client,
+                    self.ttl,
+                    redis.prefix,
+                    redis.keeps_per_second,
+                )),
             };
         }
         Follower {
             key: LinkKey::new(&random_key()),
-            store: Box::new(MemoryStore::new(self.ttl, self.capacity)),
+            paths: self.paths,
+            store: Box::new(MemoryStore::new(self.ttl, self.capacity, self.max_bytes)),
         }
     }
 }
@@ -206,8 +366,37 @@ const KEPT_SCOPE_BYTES: usize = 1024;
 /// The most characters of a `client_id` kept (an event cuts it again to
 /// the layer's limit).
 const KEPT_CLIENT_ID_CHARS: usize = 256;
+/// The most characters of a `User-Agent` kept.
+const KEPT_USER_AGENT_CHARS: usize = 256;
+/// What one scope costs beside its text: its `Arc<str>` header, its slot in
+/// the set, and the allocator's rounding.
+const SCOPE_OVERHEAD_BYTES: usize = 48;
 
 impl Kept {
+    /// The most a kept authorization costs by [`bytes`](Self::bytes).
+    const MAX_BYTES: usize = KEPT_SCOPE_BYTES
+        + KEPT_SCOPES * SCOPE_OVERHEAD_BYTES
+        + 4 * KEPT_CLIENT_ID_CHARS
+        + 4 * KEPT_USER_AGENT_CHARS
+        + ENTRY_OVERHEAD_BYTES;
+
+    /// What keeping this costs, as an upper bound of what it and its
+    /// entry in a [`MemoryStore`] take from the allocator.
+    pub(crate) fn bytes(&self) -> usize {
+        let scopes: usize = self
+            .requested_scopes
+            .iter()
+            .map(|scope| scope.len() + SCOPE_OVERHEAD_BYTES)
+            .sum();
+        scopes + self.client_id.len() + self.user_agent.0.len() + ENTRY_OVERHEAD_BYTES
+    }
+
+    /// Whether `other` asks what this asked, for the same client: a repeat
+    /// of the same authorize request (after a login, say).
+    pub(crate) fn same_request(&self, other: &Self) -> bool {
+        self.client_id == other.client_id && self.requested_scopes == other.requested_scopes
+    }
+
     /// What to keep of an authorize request, or `None` when it asks for
     /// more than a store keeps.
     fn of(
@@ -225,7 +414,7 @@ impl Kept {
         Some(Self {
             requested_scopes,
             client_id: client_id.to_string(),
-            user_agent: request.user_agent(user_agent_chars),
+            user_agent: request.user_agent(user_agent_chars.min(KEPT_USER_AGENT_CHARS)),
         })
     }
 }
@@ -247,6 +436,7 @@ pub(crate) struct Redemption {
 #[derive(Debug)]
 pub(crate) struct Follower {
     key: LinkKey,
+    paths: AuthorizePaths,
     store: Box<dyn AuthorizationStore>,
 }
 
@@ -254,10 +444,12 @@ pub(crate) struct Follower {
 /// ([`MemoryStore`]) or in Redis (`redis::RedisStore`). No method waits:
 /// a store that must go over the network queues, and answers a take later.
 pub(crate) trait AuthorizationStore: Send + Sync + std::fmt::Debug {
-    /// Keeps `kept` under each of `links` (a link in use moves to it).
+    /// Keeps `kept` under each of `links` (a link another authorization
+    /// claims makes both ambiguous, unless it is the same request again).
     fn keep(&self, links: Vec<Link>, kept: Kept);
-    /// Adds `link` to the live authorization kept under `known`.
-    fn add_link(&self, known: Link, link: Link);
+    /// Adds `link`, bound to its client, to the live authorization kept
+    /// under `known`.
+    fn add_link(&self, known: Link, link: Unbound);
     /// Takes the live authorization kept under the first of `links` that
     /// has one, forgets it under all its links, and calls `then` with it
     /// (`None` when there is none, or the store could not tell).
@@ -332,43 +524,49 @@ impl Follower {
             .response_type
             .as_deref()
             .is_some_and(|types| types.split(' ').any(|kind| kind == "code"));
+        let code = redirect
+            .as_ref()
+            .map(|redirect| self.key.unbound(Shared::Code, &redirect.code));
         if asks_for_a_code && parameters.allow {
             // A consent step (a form or a JSON consent screen posting back
             // `allow`) repeats the authorize request with the scopes its page
             // showed, which a server that narrows has already cut: what the
             // client asked stays the authorize request's, which is kept
             // under the same `state` or challenge. The code is linked to it.
-            if let Some(redirect) = &redirect {
-                let code = self.key.link(Shared::Code, &redirect.code);
-                let known = [
-                    parameters.state.as_deref().map(|s| (Shared::State, s)),
-                    challenge_link(&parameters),
-                ];
-                for (shared, value) in known.into_iter().flatten() {
-                    self.store.add_link(self.key.link(shared, value), code);
+            if let Some(code) = code {
+                for known in self.known_links(&parameters) {
+                    self.store.add_link(known, code.clone());
                 }
             }
         } else if asks_for_a_code {
             // Without `scope` the server applies its default: nothing asked,
             // nothing to compare. Without `client_id` it is no authorization
-            // request a server accepts (RFC 6749 §4.1.1).
-            let (Some(requested_scopes), Some(_)) =
-                (parameters.scope.clone(), &parameters.client_id)
+            // request a server accepts (RFC 6749 §4.1.1). Elsewhere than an
+            // authorization endpoint it is no authorization at all.
+            let (Some(requested_scopes), Some(client_id)) =
+                (parameters.scope.clone(), parameters.client_id.as_deref())
             else {
                 return;
             };
-            let links: Vec<Link> = [
-                redirect.as_ref().map(|r| (Shared::Code, r.code.as_str())),
+            if !request.path().is_some_and(|path| self.paths.allows(path)) {
+                return;
+            }
+            let client_id = cut_to_chars(client_id, KEPT_CLIENT_ID_CHARS).0;
+            let mut links: Vec<Link> = [
                 parameters.state.as_deref().map(|s| (Shared::State, s)),
                 challenge_link(&parameters),
             ]
             .into_iter()
             .flatten()
-            .map(|(shared, value)| self.key.link(shared, value))
+            .map(|(shared, value)| self.key.link(shared, client_id, value))
             .collect();
+            links.extend(code.map(|code| code.bind(client_id)));
             if links.is_empty() {
                 count(UNFOLLOWABLE, 1);
                 return;
+            }
+            if let Some(state) = &parameters.state {
+                links.push(self.key.link(Shared::EchoedState, "", state));
             }
             self.keep(
                 links,
@@ -377,32 +575,69 @@ impl Follower {
                 request,
                 user_agent_chars,
             );
-        } else if let Some(redirect) = redirect {
+        } else if let (Some(redirect), Some(code)) = (redirect, code) {
+            // A later request that names no client: the code joins the
+            // authorization its echoed `state` was kept under, bound to that
+            // authorization's client.
             if let Some(state) = &redirect.state {
-                let known = self.key.link(Shared::State, state);
-                let code = self.key.link(Shared::Code, &redirect.code);
+                let known = self.key.link(Shared::EchoedState, "", state);
                 self.store.add_link(known, code);
             }
         }
     }
 
+    /// The links under which a consent step finds its authorization: its
+    /// `state` and challenge, bound to the client it names (echoed, when it
+    /// names none).
+    fn known_links(&self, parameters: &LinkParameters) -> Vec<Link> {
+        match parameters.client_id.as_deref() {
+            Some(client_id) => {
+                let client_id = cut_to_chars(client_id, KEPT_CLIENT_ID_CHARS).0;
+                [
+                    parameters.state.as_deref().map(|s| (Shared::State, s)),
+                    challenge_link(parameters),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|(shared, value)| self.key.link(shared, client_id, value))
+                .collect()
+            }
+            None => parameters
+                .state
+                .iter()
+                .map(|state| self.key.link(Shared::EchoedState, "", state))
+                .collect(),
+        }
+    }
+
     /// A device authorization answer (RFC 8628 §3.2): the request's scopes
-    /// are kept under its `device_code`, which the token requests carry.
+    /// are kept under its `device_code`, which the token requests carry,
+    /// bound to the client the request authenticates as.
     pub(crate) fn follow_device_authorization(
         &self,
         request: &CapturedRequest,
         device_code: &str,
         user_agent_chars: usize,
     ) {
-        let parameters = request.link_parameters();
-        let Some(requested_scopes) = parameters.scope else {
+        let parameters = request.token_link_parameters();
+        if parameters.repeated {
+            count(UNFOLLOWABLE, 1);
+            return;
+        }
+        let (Some(requested_scopes), Some(client_id)) =
+            (parameters.scope, request.token_client_id())
+        else {
             return;
         };
-        let link = self.key.link(Shared::DeviceCode, device_code);
+        if !request.path().is_some_and(|path| self.paths.allows(path)) {
+            return;
+        }
+        let bound = cut_to_chars(&client_id, KEPT_CLIENT_ID_CHARS).0;
+        let link = self.key.link(Shared::DeviceCode, bound, device_code);
         self.keep(
             vec![link],
             requested_scopes,
-            parameters.client_id,
+            Some(client_id),
             request,
             user_agent_chars,
         );
@@ -441,13 +676,14 @@ impl Follower {
             Some(AUTHORIZATION_CODE) => {
                 let mut links = Vec::with_capacity(3);
                 if let Some(code) = &parameters.code {
-                    links.push(self.key.link(Shared::Code, code));
+                    links.push(self.key.link(Shared::Code, &client_id, code));
                 }
                 if let Some(verifier) = &parameters.code_verifier {
-                    links.push(self.key.link(Shared::Challenge, &s256_challenge(verifier)));
+                    let challenge = s256_challenge(verifier);
+                    links.push(self.key.link(Shared::Challenge, &client_id, &challenge));
                     // `code_challenge_method=plain`: the challenge is the
                     // verifier, under a link of its own kind.
-                    links.push(self.key.link(Shared::PlainChallenge, verifier));
+                    links.push(self.key.link(Shared::PlainChallenge, &client_id, verifier));
                 }
                 Some(Redemption {
                     links,
@@ -460,7 +696,7 @@ impl Follower {
                 let links = parameters
                     .device_code
                     .iter()
-                    .map(|code| self.key.link(Shared::DeviceCode, code))
+                    .map(|code| self.key.link(Shared::DeviceCode, &client_id, code))
                     .collect();
                 // The device flow asks at its own endpoint (RFC 8628 §3.1).
                 Some(Redemption {
@@ -501,6 +737,11 @@ const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Authorizations dropped from a full store before their token request.
 const EVICTED: &str = "oauth_authorizations_evicted_total";
+/// Links claimed by two different authorizations, neither then reported.
+const AMBIGUOUS: &str = "oauth_authorizations_ambiguous_total";
+/// Authorizations a Redis store did not keep: over its keeps per second.
+#[cfg(feature = "redis")]
+const NOT_KEPT: &str = "oauth_authorizations_not_kept_total";
 /// Authorize requests that can't be followed: no `state`, no PKCE and no
 /// code in the answer, more scopes than a store keeps, or a parameter the
 /// layer reads given twice.

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, RedisResult};
-use serde::{Deserialize, Serialize};
+use redis::{Client, RedisResult, Script};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::link::Link;
-use super::{count, AuthorizationStore, Kept, Taken, STORE_FAILURES};
+use super::flood::{FloodWarning, Flooded};
+use super::link::{Link, Unbound};
+use super::store::LINKS_PER_AUTHORIZATION;
+use super::{count, AuthorizationStore, Kept, Taken, AMBIGUOUS, NOT_KEPT, STORE_FAILURES};
 use crate::report::TARGET;
 use crate::scope::ScopeSet;
 
@@ -28,33 +29,72 @@ const IN_FLIGHT: usize = 32;
 /// What the task is asked to do.
 enum Operation {
     Keep(Vec<Link>, Kept),
-    AddLink { known: Link, link: Link },
+    AddLink { known: Link, link: Unbound },
     Take(Vec<Link>, Taken),
 }
 
 pub(crate) struct RedisStore {
     client: Client,
     ttl: Duration,
+    prefix: String,
     /// The queue to the task, made (and the task started) on first use.
     queue: OnceLock<Option<mpsc::Sender<Operation>>>,
     failures: Failures,
+    budget: Mutex<Budget>,
+    flood: FloodWarning,
+}
+
+/// Keeps allowed per second, refilled continuously, with a burst of one
+/// second's worth.
+struct Budget {
+    per_second: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Budget {
+    fn allows(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("ttl", &self.ttl)
+            .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
-    pub(crate) fn new(client: Client, ttl: Duration) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        ttl: Duration,
+        prefix: String,
+        keeps_per_second: u32,
+    ) -> Self {
+        let per_second = f64::from(keeps_per_second.max(1));
         Self {
             client,
             ttl,
+            prefix,
             queue: OnceLock::new(),
             failures: Failures::default(),
+            budget: Mutex::new(Budget {
+                per_second,
+                tokens: per_second,
+                refilled: Instant::now(),
+            }),
+            flood: FloodWarning::default(),
         }
     }
 
@@ -67,6 +107,7 @@ impl RedisStore {
             let task = Task {
                 client: self.client.clone(),
                 ttl: self.ttl,
+                prefix: self.prefix.clone(),
                 failures: self.failures.clone(),
             };
             runtime.spawn(task.run(receiver));
@@ -88,10 +129,21 @@ impl RedisStore {
 
 impl AuthorizationStore for RedisStore {
     fn keep(&self, links: Vec<Link>, kept: Kept) {
+        let now = Instant::now();
+        let allowed = self
+            .budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allows(now);
+        if !allowed {
+            count(NOT_KEPT, 1);
+            self.flood.note(Flooded::NotKept, 1, now);
+            return;
+        }
         self.send(Operation::Keep(links, kept));
     }
 
-    fn add_link(&self, known: Link, link: Link) {
+    fn add_link(&self, known: Link, link: Unbound) {
         self.send(Operation::AddLink { known, link });
     }
 
@@ -100,43 +152,148 @@ impl AuthorizationStore for RedisStore {
     }
 }
 
-/// One authorization as Redis holds it, under each of its links.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    scope: String,
-    client_id: String,
-    user_agent: String,
-    user_agent_cut: bool,
-    links: Vec<String>,
-}
+/// Keeps an authorization under its links, in one step: links held by a
+/// live authorization of the same request join it; held by another of the
+/// same client, both that one and this are ambiguous and nothing is kept.
+/// A link held by another client's (the echoed `state`, the one link no
+/// client binds) is taken from it and not given to this one. Returns
+/// `kept`, `joined`, `ambiguous` or `none`.
+///
+/// KEYS: the link keys. ARGV: prefix, id, client_id, scopes, user agent,
+/// whether it was cut, the request's canonical form, ttl in ms, then the
+/// links in hexadecimal, in the order of KEYS.
+const KEEP: &str = r"
+local prefix, id, ttl = ARGV[1], ARGV[2], tonumber(ARGV[8])
+local holders, mine = {}, {}
+for i, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  local entry = holder and (prefix .. 'a:' .. holder)
+  if holder and redis.call('EXISTS', entry) == 1 then
+    local held = redis.call('HMGET', entry, 'client_id', 'links')
+    if held[1] == ARGV[3] then
+      holders[#holders + 1] = holder
+      mine[#mine + 1] = i
+    else
+      redis.call('DEL', key)
+      redis.call('HSET', entry, 'links', string.gsub(held[2] or '', ARGV[8 + i], ''))
+    end
+  else
+    mine[#mine + 1] = i
+  end
+end
+if #mine == 0 then return 'none' end
+if #holders > 0 then
+  local first = holders[1]
+  local one = true
+  for _, holder in ipairs(holders) do
+    if holder ~= first then one = false end
+  end
+  local entry = prefix .. 'a:' .. first
+  local held = redis.call('HMGET', entry, 'request', 'ambiguous', 'links')
+  if one and held[1] == ARGV[7] and not held[2] then
+    local left = redis.call('PTTL', entry)
+    local links = held[3]
+    for _, i in ipairs(mine) do
+      if left > 0 and redis.call('SET', KEYS[i], first, 'NX', 'PX', left) then
+        links = links .. ' ' .. ARGV[8 + i]
+      end
+    end
+    redis.call('HSET', entry, 'links', links)
+    return 'joined'
+  end
+  for _, holder in ipairs(holders) do
+    redis.call('HSET', prefix .. 'a:' .. holder, 'ambiguous', '1')
+  end
+  return 'ambiguous'
+end
+local entry = prefix .. 'a:' .. id
+local links = {}
+for _, i in ipairs(mine) do
+  redis.call('SET', KEYS[i], id, 'PX', ttl)
+  links[#links + 1] = ARGV[8 + i]
+end
+redis.call('HSET', entry, 'client_id', ARGV[3], 'scope', ARGV[4], 'user_agent', ARGV[5],
+  'user_agent_cut', ARGV[6], 'request', ARGV[7], 'links', table.concat(links, ' '))
+redis.call('PEXPIRE', entry, ttl)
+return 'kept'
+";
 
-impl Stored {
-    fn new(kept: &Kept, links: &[Link]) -> Self {
-        Self {
-            scope: kept.requested_scopes.to_string(),
-            client_id: kept.client_id.clone(),
-            user_agent: kept.user_agent.0.clone(),
-            user_agent_cut: kept.user_agent.1,
-            links: links.iter().map(|link| link.to_hex()).collect(),
-        }
-    }
+/// The id and client of the live authorization under a link (KEYS[1]);
+/// nil when there is none or it is ambiguous. ARGV: prefix.
+const RESOLVE: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if not holder then return false end
+local held = redis.call('HMGET', ARGV[1] .. 'a:' .. holder, 'client_id', 'ambiguous')
+if not held[1] or held[2] then return false end
+return {holder, held[1]}
+";
 
-    fn into_kept(self) -> Kept {
-        Kept {
-            requested_scopes: ScopeSet::parse(&self.scope),
-            client_id: self.client_id,
-            user_agent: (self.user_agent, self.user_agent_cut),
-        }
-    }
-}
+/// Adds the link KEYS[1] to the authorization ARGV[2], for what is left of
+/// its time; a link another live authorization holds makes both ambiguous.
+/// ARGV: prefix, id, the link in hexadecimal, the most links.
+const ADD_LINK: &str = r"
+local prefix, id = ARGV[1], ARGV[2]
+local entry = prefix .. 'a:' .. id
+local left = redis.call('PTTL', entry)
+if left <= 0 then return 0 end
+local held = redis.call('HMGET', entry, 'ambiguous', 'links')
+if held[1] then return 0 end
+local other = redis.call('GET', KEYS[1])
+if other == id then return 0 end
+if other and redis.call('EXISTS', prefix .. 'a:' .. other) == 1 then
+  redis.call('HSET', entry, 'ambiguous', '1')
+  redis.call('HSET', prefix .. 'a:' .. other, 'ambiguous', '1')
+  return 2
+end
+local _, spaces = string.gsub(held[2], ' ', '')
+if spaces + 1 >= tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[1], id, 'PX', left)
+redis.call('HSET', entry, 'links', held[2] .. ' ' .. ARGV[3])
+return 1
+";
 
-fn key(link: &Link) -> String {
-    format!("invalid_scope_observer:follow:{}", link.to_hex())
+/// Takes the authorization under the first of KEYS that has one: deletes
+/// it and every link that leads to it, and returns its client, scopes,
+/// user agent and whether that was cut (nil for none, or an ambiguous
+/// one). ARGV: prefix.
+const TAKE: &str = r"
+local prefix = ARGV[1]
+for _, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder then
+    redis.call('DEL', key)
+    local entry = prefix .. 'a:' .. holder
+    local held = redis.call('HMGET', entry, 'client_id', 'scope', 'user_agent',
+      'user_agent_cut', 'links', 'ambiguous')
+    redis.call('DEL', entry)
+    if held[5] then
+      for hex in string.gmatch(held[5], '%x+') do
+        local link = prefix .. 'l:' .. hex
+        if redis.call('GET', link) == holder then redis.call('DEL', link) end
+      end
+    end
+    if held[1] and not held[6] then
+      return {held[1], held[2], held[3], held[4]}
+    end
+    return false
+  end
+end
+return false
+";
+
+/// Scripts, loaded once per connection by their hash (`EVALSHA`, then
+/// `EVAL` when Redis does not know it yet).
+struct Scripts {
+    keep: Script,
+    resolve: Script,
+    add_link: Script,
+    take: Script,
 }
 
 struct Task {
     client: Client,
     ttl: Duration,
+    prefix: String,
     failures: Failures,
 }
 
@@ -156,25 +313,37 @@ impl Task {
                 return;
             }
         };
+        let scripts = Arc::new(Scripts {
+            keep: Script::new(KEEP),
+            resolve: Script::new(RESOLVE),
+            add_link: Script::new(ADD_LINK),
+            take: Script::new(TAKE),
+        });
         let task = Arc::new(self);
         let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
         while let Some(operation) = operations.recv().await {
             let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
                 return;
             };
-            let (task, mut redis) = (Arc::clone(&task), redis.clone());
+            let (task, scripts, mut redis) =
+                (Arc::clone(&task), Arc::clone(&scripts), redis.clone());
             tokio::spawn(async move {
-                task.run_one(&mut redis, operation).await;
+                task.run_one(&scripts, &mut redis, operation).await;
                 drop(permit);
             });
         }
     }
 
-    async fn run_one(&self, redis: &mut ConnectionManager, operation: Operation) {
+    async fn run_one(
+        &self,
+        scripts: &Scripts,
+        redis: &mut ConnectionManager,
+        operation: Operation,
+    ) {
         let outcome = match operation {
-            Operation::Keep(links, kept) => self.keep(redis, &links, &kept).await,
-            Operation::AddLink { known, link } => self.add_link(redis, known, link).await,
-            Operation::Take(links, then) => match self.take(redis, &links).await {
+            Operation::Keep(links, kept) => self.keep(scripts, redis, &links, &kept).await,
+            Operation::AddLink { known, link } => self.add_link(scripts, redis, known, &link).await,
+            Operation::Take(links, then) => match self.take(scripts, redis, &links).await {
                 Ok(kept) => {
                     then(kept);
                     Ok(())
@@ -190,82 +359,111 @@ impl Task {
         }
     }
 
+    fn link_key(&self, link: &Link) -> String {
+        format!("{}l:{}", self.prefix, link.to_hex())
+    }
+
     async fn keep(
         &self,
+        scripts: &Scripts,
         redis: &mut ConnectionManager,
         links: &[Link],
         kept: &Kept,
     ) -> RedisResult<()> {
-        let value = serde_json::to_string(&Stored::new(kept, links)).unwrap_or_default();
-        let mut pipe = redis::pipe();
+        let links = &links[..links.len().min(LINKS_PER_AUTHORIZATION)];
+        let Some(first) = links.first() else {
+            return Ok(());
+        };
+        let mut invocation = scripts.keep.prepare_invoke();
         for link in links {
-            pipe.set_ex(key(link), &value, self.ttl.as_secs().max(1))
-                .ignore();
+            invocation.key(self.link_key(link));
         }
-        pipe.query_async(redis).await
+        invocation
+            .arg(&self.prefix)
+            .arg(first.to_hex())
+            .arg(&kept.client_id)
+            .arg(kept.requested_scopes.to_string())
+            .arg(&kept.user_agent.0)
+            .arg(u8::from(kept.user_agent.1))
+            .arg(canonical_request(kept))
+            .arg(
+                u64::try_from(self.ttl.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            );
+        for link in links {
+            invocation.arg(link.to_hex());
+        }
+        let outcome: String = invocation.invoke_async(redis).await?;
+        if outcome == "ambiguous" {
+            count(AMBIGUOUS, 1);
+        }
+        Ok(())
     }
 
-    /// The authorization under `known` gains `link`, for what is left of its
-    /// time.
+    /// The authorization under `known` gains `link`, bound to its client,
+    /// for what is left of its time.
     async fn add_link(
         &self,
+        scripts: &Scripts,
         redis: &mut ConnectionManager,
         known: Link,
-        link: Link,
+        link: &Unbound,
     ) -> RedisResult<()> {
-        let (value, ttl_ms): (Option<String>, i64) = redis::pipe()
-            .get(key(&known))
-            .pttl(key(&known))
-            .query_async(redis)
+        let held: Option<(String, String)> = scripts
+            .resolve
+            .key(self.link_key(&known))
+            .arg(&self.prefix)
+            .invoke_async(redis)
             .await?;
-        let Some(mut stored) = value.and_then(|value| serde_json::from_str::<Stored>(&value).ok())
-        else {
+        let Some((id, client_id)) = held else {
             return Ok(());
         };
-        let Ok(ttl_ms) = u64::try_from(ttl_ms) else {
-            return Ok(());
-        };
-        if ttl_ms == 0 || stored.links.contains(&link.to_hex()) {
-            return Ok(());
+        let link = link.bind(&client_id);
+        let added: i64 = scripts
+            .add_link
+            .key(self.link_key(&link))
+            .arg(&self.prefix)
+            .arg(id)
+            .arg(link.to_hex())
+            .arg(LINKS_PER_AUTHORIZATION)
+            .invoke_async(redis)
+            .await?;
+        if added == 2 {
+            count(AMBIGUOUS, 1);
         }
-        stored.links.push(link.to_hex());
-        let value = serde_json::to_string(&stored).unwrap_or_default();
-        redis::cmd("SET")
-            .arg(key(&link))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(redis)
-            .await
+        Ok(())
     }
 
-    /// `GETDEL` under each link in turn; the first found is the
-    /// authorization, and its other links go too.
     async fn take(
         &self,
+        scripts: &Scripts,
         redis: &mut ConnectionManager,
         links: &[Link],
     ) -> RedisResult<Option<Kept>> {
-        for link in links {
-            let value: Option<String> = redis.get_del(key(link)).await?;
-            let Some(stored) = value.and_then(|value| serde_json::from_str::<Stored>(&value).ok())
-            else {
-                continue;
-            };
-            let others: Vec<String> = stored
-                .links
-                .iter()
-                .filter_map(|hex| Link::from_hex(hex))
-                .filter(|other| other != link)
-                .map(|other| key(&other))
-                .collect();
-            if !others.is_empty() {
-                let _: () = redis.del(others).await?;
-            }
-            return Ok(Some(stored.into_kept()));
+        if links.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        let mut invocation = scripts.take.prepare_invoke();
+        for link in links {
+            invocation.key(self.link_key(link));
+        }
+        let taken: Option<(String, String, String, String)> =
+            invocation.arg(&self.prefix).invoke_async(redis).await?;
+        Ok(taken.map(|(client_id, scope, user_agent, cut)| Kept {
+            requested_scopes: ScopeSet::parse(&scope),
+            client_id,
+            user_agent: (user_agent, cut == "1"),
+        }))
     }
+}
+
+/// The client and the scopes, sorted: two authorize requests with the same
+/// form are the same request (as [`Kept::same_request`] has it).
+fn canonical_request(kept: &Kept) -> String {
+    let mut scopes: Vec<&str> = kept.requested_scopes.iter().collect();
+    scopes.sort_unstable();
+    format!("{}\n{}", kept.client_id, scopes.join(" "))
 }
 
 /// Counts every failure, and logs one line a minute at most, with how many
