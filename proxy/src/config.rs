@@ -190,6 +190,40 @@ pub(crate) struct Cli {
         value_name = "SECONDS"
     )]
     correlation_ttl_seconds: Option<u64>,
+    /// Bytes the kept authorizations may take in memory at most; when
+    /// full the oldest go [default: 33554432, 32 MiB].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_MAX_MEMORY",
+        value_name = "BYTES"
+    )]
+    correlation_max_memory: Option<usize>,
+    /// The paths of the authorization endpoints, the only ones whose
+    /// answers keep an authorization, comma-separated [default: from the
+    /// discovery document with known_scopes = discover, else any path].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_AUTHORIZE_PATHS",
+        value_delimiter = ',',
+        value_name = "PATHS"
+    )]
+    correlation_authorize_paths: Option<Vec<String>>,
+    /// With store redis: the namespace of this fleet's keys [default:
+    /// invalid_scope_observer:<digest of the hash key>:].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_REDIS_PREFIX",
+        value_name = "PREFIX"
+    )]
+    correlation_redis_prefix: Option<String>,
+    /// With store redis: authorizations this instance keeps per second at
+    /// most; the rest are counted, not kept [default: 200].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_CORRELATION_KEEPS_PER_SECOND",
+        value_name = "N"
+    )]
+    correlation_keeps_per_second: Option<u32>,
     /// With store redis: the server, as redis://host:port/db (it may hold a
     /// password: --help never shows the variable's value).
     #[arg(
@@ -271,6 +305,10 @@ struct CorrelationSection {
     hash_key: Option<String>,
     capacity: Option<usize>,
     ttl_seconds: Option<u64>,
+    max_memory: Option<usize>,
+    authorize_paths: Option<Vec<String>>,
+    redis_prefix: Option<String>,
+    keeps_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -378,15 +416,21 @@ pub(crate) struct Config {
 pub(crate) struct Correlation {
     pub(crate) capacity: usize,
     pub(crate) ttl: Duration,
+    pub(crate) max_memory: usize,
+    /// `None`: from discovery when the proxy discovers, else any path.
+    pub(crate) authorize_paths: Option<Vec<String>>,
     /// With `store = "redis"`: the server and the hash key.
     pub(crate) redis: Option<SharedStore>,
 }
 
-/// A Redis server a fleet shares, and the key of its link hashes.
+/// A Redis server a fleet shares, the key of its link hashes, its
+/// namespace and this instance's keep budget.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct SharedStore {
     pub(crate) url: String,
     pub(crate) hash_key: String,
+    pub(crate) prefix: Option<String>,
+    pub(crate) keeps_per_second: u32,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -571,11 +615,36 @@ fn correlation(cli: &Cli, file: Option<CorrelationSection>) -> Result<Option<Cor
         return Err("`correlation`: capacity and ttl_seconds must be at least 1 (set `store = \"off\"` to follow nothing)".into());
     }
     let ttl = Duration::from_secs(ttl_seconds);
+    let max_memory = cli
+        .correlation_max_memory
+        .or(file.max_memory)
+        .unwrap_or(32 << 20);
+    if max_memory < invalid_scope_observer::FollowAuthorizations::MAX_AUTHORIZATION_BYTES {
+        return Err(format!(
+            "`correlation.max_memory` must be at least {} bytes, what one authorization may take",
+            invalid_scope_observer::FollowAuthorizations::MAX_AUTHORIZATION_BYTES
+        ));
+    }
+    let authorize_paths = cli
+        .correlation_authorize_paths
+        .clone()
+        .or(file.authorize_paths);
+    if let Some(bad) = authorize_paths
+        .iter()
+        .flatten()
+        .find(|path| !path.starts_with('/'))
+    {
+        return Err(format!(
+            "`correlation.authorize_paths`: {bad:?} is not a path (it starts with /)"
+        ));
+    }
     match store {
         CorrelationStore::Off => Ok(None),
         CorrelationStore::Memory => Ok(Some(Correlation {
             capacity,
             ttl,
+            max_memory,
+            authorize_paths,
             redis: None,
         })),
         CorrelationStore::Redis => {
@@ -594,10 +663,24 @@ fn correlation(cli: &Cli, file: Option<CorrelationSection>) -> Result<Option<Cor
             if hash_key.len() < 32 {
                 return Err("`correlation.hash_key` must have at least 32 characters".into());
             }
+            let keeps_per_second = cli
+                .correlation_keeps_per_second
+                .or(file.keeps_per_second)
+                .unwrap_or(200);
+            if keeps_per_second == 0 {
+                return Err("`correlation.keeps_per_second` must be at least 1".into());
+            }
             Ok(Some(Correlation {
                 capacity,
                 ttl,
-                redis: Some(SharedStore { url, hash_key }),
+                max_memory,
+                authorize_paths,
+                redis: Some(SharedStore {
+                    url,
+                    hash_key,
+                    prefix: cli.correlation_redis_prefix.clone().or(file.redis_prefix),
+                    keeps_per_second,
+                }),
             }))
         }
     }
@@ -787,7 +870,8 @@ mod tests {
     fn correlation_is_set_in_its_section_or_by_flags() {
         let (_file, path) = file(
             "upstream = \"http://127.0.0.1:8000\"\n\
-             [correlation]\nstore = \"memory\"\ncapacity = 10\nttl_seconds = 60\n",
+             [correlation]\nstore = \"memory\"\ncapacity = 10\nttl_seconds = 60\n\
+             authorize_paths = [\"/o/authorize/\"]\n",
         );
         let config = Config::load(&cli(&["--config", &path])).unwrap();
         assert_eq!(
@@ -795,6 +879,8 @@ mod tests {
             Some(Correlation {
                 capacity: 10,
                 ttl: Duration::from_secs(60),
+                max_memory: 32 << 20,
+                authorize_paths: Some(vec!["/o/authorize/".into()]),
                 redis: None,
             })
         );
@@ -808,6 +894,8 @@ mod tests {
             Some(Correlation {
                 capacity: 100_000,
                 ttl: Duration::from_secs(600),
+                max_memory: 32 << 20,
+                authorize_paths: None,
                 redis: None,
             }),
             "an empty section is memory with the defaults"
@@ -826,6 +914,36 @@ mod tests {
         let good = [&url[..], &["--correlation-hash-key", &key]].concat();
         let shared = redis(&good).unwrap().correlation.unwrap().redis.unwrap();
         assert_eq!(shared.url, "redis://127.0.0.1:6379");
+        assert_eq!((shared.prefix, shared.keeps_per_second), (None, 200));
+        let namespaced = [
+            &good[..],
+            &[
+                "--correlation-redis-prefix",
+                "auth-eu:",
+                "--correlation-keeps-per-second",
+                "50",
+            ],
+        ]
+        .concat();
+        let shared = redis(&namespaced)
+            .unwrap()
+            .correlation
+            .unwrap()
+            .redis
+            .unwrap();
+        assert_eq!(shared.prefix.as_deref(), Some("auth-eu:"));
+        assert_eq!(shared.keeps_per_second, 50);
+        let error = Config::load(&cli(&[
+            "--config",
+            &path,
+            "--correlation-authorize-paths",
+            "authorize",
+        ]))
+        .unwrap_err();
+        assert!(error.contains("correlation.authorize_paths"), "{error}");
+        let error =
+            Config::load(&cli(&["--config", &path, "--correlation-max-memory", "10"])).unwrap_err();
+        assert!(error.contains("correlation.max_memory"), "{error}");
         assert_eq!(format!("{shared:?}"), "SharedStore { .. }");
         let bad_url = [
             "--correlation-redis-url",

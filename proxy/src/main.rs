@@ -29,8 +29,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use invalid_scope_observer::{
-    FollowAuthorizations, InvalidScopeObserverLayer, KnownScopes, PostHogHook, RateLimit,
-    ScopeMetrics,
+    AuthorizePaths, FollowAuthorizations, InvalidScopeObserverLayer, KnownScopes, PostHogHook,
+    RateLimit, ScopeMetrics,
 };
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -124,6 +124,17 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         Arc::clone(&answered),
     );
     let grantable = Reloadable::new(config.grantable.as_ref());
+    // The authorization endpoints' paths: configured, else discovered with
+    // the known scopes, else any path.
+    let authorize_paths = match config.correlation.as_ref().map(|c| &c.authorize_paths) {
+        Some(Some(paths)) => AuthorizePaths::new(paths),
+        _ => AuthorizePaths::any(),
+    };
+    let discover_paths = config
+        .correlation
+        .as_ref()
+        .is_some_and(|correlation| correlation.authorize_paths.is_none())
+        .then(|| authorize_paths.clone());
     let known = match &config.known_scopes {
         KnownScopesSource::Listed(list) => KnownScopes::from(list.as_slice()),
         KnownScopesSource::Discover { interval } => {
@@ -132,6 +143,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
                 config.upstream.clone(),
                 config.upstream_tls.clone(),
                 known.clone(),
+                discover_paths,
                 *interval,
             ));
             known
@@ -171,13 +183,24 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
                 None => FollowAuthorizations::in_memory(),
                 Some(shared) => match redis::Client::open(shared.url.as_str()) {
                     Ok(client) => {
-                        FollowAuthorizations::in_redis(client, shared.hash_key.as_bytes())
+                        let follow =
+                            FollowAuthorizations::in_redis(client, shared.hash_key.as_bytes())
+                                .keeps_per_second(shared.keeps_per_second);
+                        match &shared.prefix {
+                            Some(prefix) => follow.redis_prefix(prefix),
+                            None => follow,
+                        }
                     }
                     Err(error) => return refuse(&format!("`correlation.redis_url`: {error}")),
                 },
             };
-            layer = layer
-                .follow_authorizations(follow.capacity(correlation.capacity).ttl(correlation.ttl));
+            layer = layer.follow_authorizations(
+                follow
+                    .capacity(correlation.capacity)
+                    .max_memory(correlation.max_memory)
+                    .ttl(correlation.ttl)
+                    .authorize_paths_from(authorize_paths),
+            );
         }
         serve(listener, layer.layer(forward), &cli, &config, &grantable).await
     } else {

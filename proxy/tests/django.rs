@@ -261,3 +261,65 @@ fn django_oauth_toolkit_through_the_proxy() {
         );
     }
 }
+
+/// One reading of each parameter, checked against what oauthlib really
+/// does (recorded 2026-12-05 with curl, django-oauth-toolkit as pinned):
+///
+/// | request to `/o/token/` (client_credentials, robot, Basic) | answer |
+/// | --- | --- |
+/// | `scope=read&scope=admin` | 400 `{"error": "invalid_scope"}` (the last, `admin`, was read) |
+/// | body `scope=admin`, query `?scope=read` | 400 `invalid_request`, "URL query parameters are not allowed" |
+/// | Basic `robot`, body `client_id=wizard` | 400 `server_error`, "Discrepency found between client identifier" |
+///
+/// The repeated scope is reported, flagged `ambiguous`; the other two are
+/// not rejections of a scope and are not reported at all.
+#[test]
+fn repeated_parameters_are_flagged_where_oauthlib_reads_the_last() {
+    let django = Django::start();
+    let runtime = runtime();
+    let proxy = Proxy::start(
+        django.address,
+        "known_scopes = [\"read\", \"write\"]\n[grantable]\ndefault = [\"read\"]\n",
+    );
+    let token = |path: &str, form: &'static str| {
+        let request = Request::post(path)
+            .header(HOST, proxy.listen.to_string())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(AUTHORIZATION, basic("robot", ROBOT_SECRET))
+            .body(Bytes::from_static(form.as_bytes()))
+            .unwrap();
+        runtime.block_on(send(proxy.listen, request))
+    };
+    let repeated = token(
+        "/o/token/",
+        "grant_type=client_credentials&scope=read&scope=admin",
+    );
+    assert_eq!(repeated.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(repeated.body(), r#"{"error": "invalid_scope"}"#);
+    let query = token(
+        "/o/token/?scope=read",
+        "grant_type=client_credentials&scope=admin",
+    );
+    assert_eq!(query.status(), StatusCode::BAD_REQUEST);
+    assert!(query.body().starts_with(br#"{"error": "invalid_request""#));
+    let two_clients = token(
+        "/o/token/",
+        "grant_type=client_credentials&client_id=wizard&scope=read",
+    );
+    assert_eq!(two_clients.status(), StatusCode::BAD_REQUEST);
+    assert!(two_clients
+        .body()
+        .starts_with(br#"{"error": "server_error""#));
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    assert_eq!(
+        support::report_rows(&events, &["client_id", "requested_scopes", "ambiguous"]),
+        [support::row(&[
+            "oauth.token.invalid_scope",
+            "robot",
+            "read",
+            "true"
+        ])],
+        "{events:#?}"
+    );
+}

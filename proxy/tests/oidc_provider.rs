@@ -596,3 +596,60 @@ fn a_whole_code_flow_reaches_the_client_as_the_server_wrote_it() {
     );
     assert_no_secret(&events, &secrets);
 }
+
+/// One reading of each parameter, checked against what node-oidc-provider
+/// really does (recorded 2026-12-05 with curl, the locked version):
+///
+/// | request | answer |
+/// | --- | --- |
+/// | `/auth?…&scope=openid+read&scope=openid+admin` | 303, `error=invalid_request`, "'scope' parameter must not be provided twice" |
+/// | `/token` client_credentials, `scope=read&scope=admin` | 400 `invalid_request`, the same words |
+/// | `/token?scope=read`, body `scope=admin` | 400 `invalid_scope`, `"scope":"admin"`: the query of a POST is ignored |
+/// | Basic `robot`, body `client_id=wizard` | 400 `invalid_request`, "client_id mismatch" |
+///
+/// So the layer reads a POSTed token request from its body alone, as the
+/// server does: the one rejection is reported with `admin`, unflagged.
+#[test]
+fn a_posted_token_request_is_read_from_its_body_alone_as_the_server_reads_it() {
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
+    let mut client = Client::new(runtime, &proxy, &tap);
+    let repeated = client.get(&authorize("openid+read&scope=openid+admin", ""));
+    assert_eq!(repeated.status(), StatusCode::SEE_OTHER);
+    assert!(location(&repeated).starts_with("https://client.example/cb?error=invalid_request&"));
+    let robot = || Some(basic("robot", ROBOT_SECRET));
+    let twice = client.post_form(
+        "/token",
+        robot(),
+        "grant_type=client_credentials&scope=read&scope=admin",
+    );
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    assert!(twice.body().starts_with(br#"{"error":"invalid_request""#));
+    let query = client.post_form(
+        "/token?scope=read",
+        robot(),
+        "grant_type=client_credentials&scope=admin",
+    );
+    assert_eq!(query.status(), StatusCode::BAD_REQUEST);
+    assert!(query.body().starts_with(br#"{"error":"invalid_scope""#));
+    let two_clients = client.post_form(
+        "/token",
+        robot(),
+        "grant_type=client_credentials&client_id=wizard&scope=read",
+    );
+    assert_eq!(two_clients.status(), StatusCode::BAD_REQUEST);
+    assert!(two_clients
+        .body()
+        .starts_with(br#"{"error":"invalid_request""#));
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    assert_eq!(
+        support::report_rows(&events, &["client_id", "requested_scopes", "ambiguous"]),
+        [support::row(&[
+            "oauth.token.invalid_scope",
+            "robot",
+            "admin",
+            "false"
+        ])],
+        "{events:#?}"
+    );
+}

@@ -40,10 +40,17 @@ pub fn free_address() -> SocketAddr {
 }
 
 /// Waits (at most 30 s) until a server started as a process, `name`,
-/// accepts connections on `address`.
+/// accepts connections on `address`. A connection to a port of the
+/// ephemeral range that nothing listens on can connect to itself (TCP
+/// simultaneous open, when the kernel picks that very port as the source):
+/// such a connection is no server, and is not taken for one.
 pub fn wait_until_listening(address: SocketAddr, name: &str) {
     let started = Instant::now();
-    while std::net::TcpStream::connect(address).is_err() {
+    let listening = || {
+        std::net::TcpStream::connect(address)
+            .is_ok_and(|stream| stream.local_addr().ok() != Some(address))
+    };
+    while !listening() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "{name} did not start"
