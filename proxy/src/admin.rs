@@ -1,5 +1,6 @@
 //! The admin address: `/metrics` (Prometheus text), `/healthz` (the process
-//! runs), `/readyz` (the upstream has answered at least once).
+//! runs), `/readyz` (the upstream has answered at least once, and the proxy
+//! is not draining).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,14 +21,16 @@ pub(crate) async fn serve(
     listener: TcpListener,
     metrics: PrometheusHandle,
     answered: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
 ) {
     let mut acceptor = Acceptor::new(listener, "admin");
     loop {
         let (stream, _) = acceptor.next().await;
         let metrics = metrics.clone();
         let answered = Arc::clone(&answered);
+        let draining = Arc::clone(&draining);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let response = answer(request.uri().path(), &metrics, &answered);
+            let response = answer(request.uri().path(), &metrics, &answered, &draining);
             async move { Ok::<_, Infallible>(response) }
         });
         tokio::spawn(async move {
@@ -38,10 +41,19 @@ pub(crate) async fn serve(
     }
 }
 
-fn answer(path: &str, metrics: &PrometheusHandle, answered: &AtomicBool) -> Response<Full<Bytes>> {
+fn answer(
+    path: &str,
+    metrics: &PrometheusHandle,
+    answered: &AtomicBool,
+    draining: &AtomicBool,
+) -> Response<Full<Bytes>> {
     let (status, body) = match path {
         "/metrics" => (StatusCode::OK, metrics.render()),
         "/healthz" => (StatusCode::OK, "ok\n".to_string()),
+        // Kubernetes stops sending before the pod goes.
+        "/readyz" if draining.load(Ordering::Relaxed) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "draining\n".to_string())
+        }
         "/readyz" if answered.load(Ordering::Relaxed) => (StatusCode::OK, "ready\n".to_string()),
         "/readyz" => (
             StatusCode::SERVICE_UNAVAILABLE,

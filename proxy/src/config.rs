@@ -148,6 +148,49 @@ pub(crate) struct Cli {
         value_name = "SECONDS"
     )]
     upstream_timeout: Option<u64>,
+    /// Seconds for a whole request head, and for a connection with no
+    /// request in flight, HTTP/1.1 and HTTP/2 alike [default: 10].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_LIMITS_HEADER_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    limits_header_timeout: Option<u64>,
+    /// Seconds without a byte of a request body before the connection is
+    /// closed [default: 30].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_LIMITS_BODY_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    limits_body_timeout: Option<u64>,
+    /// Connections at once; beyond, a new one is closed at once and counted
+    /// [default: 10000].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_LIMITS_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    limits_max_connections: Option<usize>,
+    /// Bytes of a request head; a larger one is answered 431 (at least
+    /// 8192) [default: 65536].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_LIMITS_MAX_HEADER_BYTES",
+        value_name = "BYTES"
+    )]
+    limits_max_header_bytes: Option<usize>,
+    /// Header fields of a request; more are answered 431 [default: 100].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_LIMITS_MAX_HEADERS", value_name = "N")]
+    limits_max_headers: Option<usize>,
+    /// Bytes of a request body; a larger one is answered 413, nothing of it
+    /// forwarded past the cap; 0 for no cap [default: 10485760].
+    #[arg(
+        long,
+        env = "INVALID_SCOPE_PROXY_LIMITS_MAX_BODY_BYTES",
+        value_name = "BYTES"
+    )]
+    limits_max_body_bytes: Option<u64>,
     /// Seconds in-flight requests may take to finish on shutdown [default: 10].
     #[arg(
         long,
@@ -295,6 +338,19 @@ struct File {
     admin: AdminSection,
     posthog: Option<PostHog>,
     correlation: Option<CorrelationSection>,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    header_timeout: Option<u64>,
+    body_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
+    max_body_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -409,6 +465,7 @@ pub(crate) struct Config {
     pub(crate) posthog: Option<PostHog>,
     /// `[correlation]`, resolved; `None` when off.
     pub(crate) correlation: Option<Correlation>,
+    pub(crate) limits: crate::limits::Limits,
 }
 
 /// How authorizations are followed from authorize to token.
@@ -541,8 +598,58 @@ impl Config {
             ),
             posthog: posthog(cli, file.posthog)?,
             correlation: correlation(cli, file.correlation)?,
+            limits: limits(cli, file.limits)?,
         })
     }
+}
+
+/// `[limits]`, each key overridden by its flag or variable.
+fn limits(cli: &Cli, file: LimitsSection) -> Result<crate::limits::Limits, String> {
+    let seconds = |flag: Option<u64>, key: Option<u64>, default: u64, name: &str| match flag
+        .or(key)
+        .unwrap_or(default)
+    {
+        0 => Err(format!("`limits.{name}` must be at least 1 second")),
+        seconds => Ok(Duration::from_secs(seconds)),
+    };
+    let max_header_bytes = cli
+        .limits_max_header_bytes
+        .or(file.max_header_bytes)
+        .unwrap_or(65536);
+    // hyper's smallest read buffer.
+    if max_header_bytes < 8192 {
+        return Err("`limits.max_header_bytes` must be at least 8192".into());
+    }
+    let max_connections = cli
+        .limits_max_connections
+        .or(file.max_connections)
+        .unwrap_or(10_000);
+    let max_headers = cli.limits_max_headers.or(file.max_headers).unwrap_or(100);
+    if max_connections == 0 || max_headers == 0 {
+        return Err("`limits`: max_connections and max_headers must be at least 1".into());
+    }
+    let max_body_bytes = cli
+        .limits_max_body_bytes
+        .or(file.max_body_bytes)
+        .unwrap_or(10 << 20);
+    Ok(crate::limits::Limits {
+        header_timeout: seconds(
+            cli.limits_header_timeout,
+            file.header_timeout,
+            10,
+            "header_timeout",
+        )?,
+        body_timeout: seconds(
+            cli.limits_body_timeout,
+            file.body_timeout,
+            30,
+            "body_timeout",
+        )?,
+        max_connections,
+        max_header_bytes,
+        max_headers,
+        max_body_bytes: (max_body_bytes > 0).then_some(max_body_bytes),
+    })
 }
 
 /// `trusted_proxies`: CIDR blocks, or a bare address (one host).
@@ -972,6 +1079,41 @@ mod tests {
         assert!(config.observe_enabled && config.observe_bodies);
         assert!(config.posthog.is_some());
         assert!(config.correlation.is_some());
+    }
+
+    #[test]
+    fn limits_have_safe_defaults_and_refuse_nonsense() {
+        let limits = Config::load(&cli(&["--upstream", "http://127.0.0.1:8000"]))
+            .unwrap()
+            .limits;
+        assert_eq!(
+            limits,
+            crate::limits::Limits {
+                header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(30),
+                max_connections: 10_000,
+                max_header_bytes: 65536,
+                max_headers: 100,
+                max_body_bytes: Some(10 << 20),
+            }
+        );
+        let (_file, path) = file(
+            "upstream = \"http://127.0.0.1:8000\"\n[limits]\nmax_body_bytes = 0\nheader_timeout = 2\n",
+        );
+        let limits = Config::load(&cli(&["--config", &path, "--limits-max-headers", "20"]))
+            .unwrap()
+            .limits;
+        assert_eq!(limits.max_body_bytes, None, "0: no cap");
+        assert_eq!(limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(limits.max_headers, 20);
+        for bad in [
+            "--limits-max-header-bytes=100",
+            "--limits-header-timeout=0",
+            "--limits-max-connections=0",
+        ] {
+            let error = Config::load(&cli(&["--config", &path, bad])).unwrap_err();
+            assert!(error.contains("limits"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -26,11 +26,16 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, Service};
 
+use crate::limits::{BodyLimit, StallLimited};
 use crate::redact::Redacted;
 
-/// What the proxy answers: the upstream's body as it streams, or a short
-/// body of its own (a `502` or `504`).
-pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
+/// What the proxy answers: the upstream's body as it streams (cut when the
+/// upstream stalls mid-answer), or a short body of its own (a `502`, `504`,
+/// `408` or `413`).
+pub(crate) type ProxyBody = Either<StallLimited<Incoming>, Plain>;
+
+/// A short plain body of the proxy's own.
+pub(crate) type Plain = Full<Bytes>;
 
 /// The body sent upstream: whatever the client sends, streamed.
 type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -58,9 +63,9 @@ struct Inner {
     timeout: Duration,
     /// Whether the upstream has answered at least once (`/readyz`).
     answered: Arc<AtomicBool>,
-    /// `invalid_scope_proxy_requests_total`, looked up once: the macro
-    /// would hash its name on every request.
-    requests: metrics::Counter,
+    /// `invalid_scope_proxy_requests_total{result="forwarded"}`, looked up
+    /// once: the macro would hash its name on every request.
+    forwarded: metrics::Counter,
 }
 
 impl Forward {
@@ -80,7 +85,7 @@ impl Forward {
             trusted_proxies,
             timeout,
             answered,
-            requests: metrics::counter!("invalid_scope_proxy_requests_total"),
+            forwarded: metrics::counter!("invalid_scope_proxy_requests_total", "result" => "forwarded"),
         };
         Self {
             inner: Arc::new(inner),
@@ -176,24 +181,40 @@ impl Inner {
                 if !self.answered.load(Ordering::Relaxed) {
                     self.answered.store(true, Ordering::Relaxed);
                 }
-                self.requests.increment(1);
+                self.forwarded.increment(1);
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, Either::Left(body))
+                Response::from_parts(parts, Either::Left(StallLimited::new(body, self.timeout)))
             }
-            Ok(Err(error)) => {
-                let cause = error_chain(&error);
-                tracing::warn!(cause = %cause, upstream = %Redacted(&self.upstream), "invalid_scope_proxy.upstream_unreachable");
-                metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "unreachable").increment(1);
-                answer(
-                    StatusCode::BAD_GATEWAY,
-                    "the authorization server could not be reached",
-                )
-            }
+            Ok(Err(error)) => match BodyLimit::in_chain(&error) {
+                // The client's body broke a limit: the client's doing.
+                Some(BodyLimit::Stalled) => {
+                    count("timeout");
+                    answer(StatusCode::REQUEST_TIMEOUT, "the request body stalled")
+                }
+                Some(BodyLimit::TooLarge) => {
+                    count("rejected_by_limit");
+                    answer(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is too large",
+                    )
+                }
+                None => {
+                    let cause = error_chain(&error);
+                    tracing::warn!(cause = %cause, upstream = %Redacted(&self.upstream), "invalid_scope_proxy.upstream_unreachable");
+                    metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "unreachable").increment(1);
+                    count("unreachable");
+                    answer(
+                        StatusCode::BAD_GATEWAY,
+                        "the authorization server could not be reached",
+                    )
+                }
+            },
             Err(_) => {
                 tracing::warn!(timeout_seconds = self.timeout.as_secs_f64(), upstream = %Redacted(&self.upstream), "invalid_scope_proxy.upstream_timeout");
                 metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "timeout")
                     .increment(1);
+                count("timeout");
                 answer(
                     StatusCode::GATEWAY_TIMEOUT,
                     "the authorization server did not answer in time",
@@ -203,11 +224,19 @@ impl Inner {
     }
 }
 
+/// Counts a request that was not forwarded, by why.
+fn count(result: &'static str) {
+    metrics::counter!("invalid_scope_proxy_requests_total", "result" => result).increment(1);
+}
+
 /// A short plain answer of the proxy's own.
 fn answer(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
-        text.as_bytes(),
-    ))));
+    plain(status, text).map(Either::Right)
+}
+
+/// A short plain answer, `text/plain`.
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<Plain> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

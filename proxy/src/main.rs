@@ -14,18 +14,19 @@ mod config;
 mod discover;
 mod forward;
 mod grantable;
+mod limits;
 mod redact;
 mod tls;
 
 use std::convert::Infallible;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use invalid_scope_observer::{
@@ -39,6 +40,7 @@ use tower::{BoxError, Layer, Service, ServiceExt};
 use crate::config::{Cli, Config, KnownScopesSource, LogFormat};
 use crate::forward::{ClientAddress, Forward};
 use crate::grantable::Reloadable;
+use crate::limits::{Activity, Guarded, LimitedBody, Limits};
 
 /// A bad configuration, a port in use: nothing starts, and the process
 /// exits with this status after one line on stderr.
@@ -115,6 +117,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
     };
 
     let answered = Arc::new(AtomicBool::new(false));
+    let draining = Arc::new(AtomicBool::new(false));
     let forward = Forward::new(
         config.upstream.clone(),
         config.upstream_tls.clone(),
@@ -160,7 +163,12 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
                 .as_ref()
                 .map(|client| PostHogHook::spawn(Arc::clone(client))),
         );
-    tokio::spawn(admin::serve(admin_listener, metrics, answered));
+    tokio::spawn(admin::serve(
+        admin_listener,
+        metrics,
+        answered,
+        Arc::clone(&draining),
+    ));
     tracing::info!(
         listen = %config.listen,
         upstream = %redact::Redacted(&config.upstream),
@@ -175,7 +183,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         "invalid_scope_proxy.started"
     );
     let status = if !config.observe_enabled {
-        serve(listener, forward, &cli, &config, &grantable).await
+        serve(listener, forward, &cli, &config, &grantable, &draining).await
     } else if config.observe_bodies {
         let mut layer = layer.observe_bodies().body_limit(config.body_limit);
         if let Some(correlation) = &config.correlation {
@@ -202,9 +210,25 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
                     .authorize_paths_from(authorize_paths),
             );
         }
-        serve(listener, layer.layer(forward), &cli, &config, &grantable).await
+        serve(
+            listener,
+            layer.layer(forward),
+            &cli,
+            &config,
+            &grantable,
+            &draining,
+        )
+        .await
     } else {
-        serve(listener, layer.layer(forward), &cli, &config, &grantable).await
+        serve(
+            listener,
+            layer.layer(forward),
+            &cli,
+            &config,
+            &grantable,
+            &draining,
+        )
+        .await
     };
     // Last: the PostHog client drains what it still holds (bounded above).
     drop(posthog);
@@ -212,25 +236,26 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
 }
 
 /// Accepts connections until SIGTERM or SIGINT, then lets in-flight
-/// requests finish within the shutdown deadline. SIGHUP reloads the
-/// grantable lists. The service (and with it the layer) is dropped before
-/// returning, which writes the pending `suppressed` counts.
+/// requests finish within the shutdown deadline (`/readyz` answers 503 from
+/// the first moment). SIGHUP reloads the grantable lists. The service (and
+/// with it the layer) is dropped before returning, which writes the pending
+/// `suppressed` counts.
 async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     cli: &Cli,
     config: &Config,
     grantable: &Reloadable,
+    draining: &AtomicBool,
 ) -> ExitCode
 where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+    S: Service<Request<LimitedBody<Incoming>>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + Sync
         + 'static,
     S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let (Ok(mut terminate), Ok(mut interrupt), Ok(mut hangup)) = (
@@ -240,23 +265,76 @@ where
     ) else {
         return refuse("cannot listen for signals");
     };
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = config.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     let mut acceptor = accept::Acceptor::new(listener, "main");
+    let open = Arc::new(AtomicUsize::new(0));
+    let open_gauge = metrics::gauge!("invalid_scope_proxy_open_connections");
+    let rejected = metrics::counter!("invalid_scope_proxy_connections_rejected_total");
     loop {
         tokio::select! {
             (stream, peer) = acceptor.next() => {
+                if open.load(Ordering::Relaxed) >= limits.max_connections {
+                    // Shed at once: closing costs less than anything else.
+                    drop(stream);
+                    rejected.increment(1);
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                open.fetch_add(1, Ordering::Relaxed);
+                open_gauge.increment(1.0);
                 let service = service.clone();
-                let per_request = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                    forward::remove_hop_by_hop(request.headers_mut());
-                    request.extensions_mut().insert(ClientAddress(peer));
-                    service.clone().oneshot(request)
+                let activity = Activity::new();
+                let on_request = Arc::clone(&activity);
+                let per_request = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let guard = on_request.start();
+                    let service = service.clone();
+                    async move {
+                        if let Some(refused) = refuse_by_limit(&request, &limits) {
+                            return Ok(refused.map(|body| Guarded::new(http_body_util::Either::Right(body), guard)));
+                        }
+                        let (mut parts, body) = request.into_parts();
+                        forward::remove_hop_by_hop(&mut parts.headers);
+                        parts.extensions.insert(ClientAddress(peer));
+                        let request = Request::from_parts(parts, LimitedBody::new(body, &limits));
+                        let response = service.oneshot(request).await?;
+                        Ok::<_, Infallible>(response.map(|body| Guarded::new(http_body_util::Either::Left(body), guard)))
+                    }
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), per_request).into_owned();
                 let connection = graceful.watch(connection);
+                let (open, open_gauge) = (Arc::clone(&open), open_gauge.clone());
                 tokio::spawn(async move {
-                    // A client that goes away mid-request is its own business.
-                    let _ = connection.await;
+                    let mut connection = std::pin::pin!(connection);
+                    loop {
+                        let deadline = activity.idle_deadline(limits.header_timeout);
+                        tokio::select! {
+                            // A client that goes away mid-request is its own business.
+                            _ = connection.as_mut() => break,
+                            _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + limits.header_timeout)) => {
+                                // Idle that long (no request in flight: a
+                                // silent or trickling client, a kept-alive
+                                // or an HTTP/2 connection with no stream):
+                                // closed by dropping it.
+                                if activity.idle_deadline(limits.header_timeout).is_some_and(|at| at <= tokio::time::Instant::now()) {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    open.fetch_sub(1, Ordering::Relaxed);
+                    open_gauge.decrement(1.0);
                 });
             }
             _ = terminate.recv() => break,
@@ -266,6 +344,7 @@ where
             }
         }
     }
+    draining.store(true, Ordering::Relaxed);
     drop(acceptor);
     tracing::info!("invalid_scope_proxy.draining");
     if tokio::time::timeout(config.shutdown_deadline, graceful.shutdown())
@@ -281,6 +360,32 @@ where
     drop(service);
     tracing::info!("invalid_scope_proxy.stopped");
     ExitCode::SUCCESS
+}
+
+/// A request the limits refuse before anything reads it: more header
+/// fields than `max_headers` (HTTP/2 has no count of its own; hyper counts
+/// HTTP/1.1's) is a 431, a `Content-Length` over `max_body_bytes` a 413.
+/// Counted in `invalid_scope_proxy_requests_total{result="rejected_by_limit"}`.
+fn refuse_by_limit<B>(request: &Request<B>, limits: &Limits) -> Option<Response<forward::Plain>> {
+    let status = if request.headers().len() > limits.max_headers {
+        http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    } else if limits.max_body_bytes.is_some_and(|max| {
+        request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|length| length > max)
+    }) {
+        http::StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        return None;
+    };
+    metrics::counter!("invalid_scope_proxy_requests_total", "result" => "rejected_by_limit")
+        .increment(1);
+    Some(forward::plain(
+        status,
+        status.canonical_reason().unwrap_or("refused"),
+    ))
 }
 
 /// Reads `[grantable]` again, on a blocking thread (the runtime has only

@@ -260,7 +260,7 @@ fn health_readiness_and_metrics_on_the_admin_address() {
         "{text}"
     );
     assert!(
-        text.contains("invalid_scope_proxy_requests_total 1"),
+        text.contains("invalid_scope_proxy_requests_total{result=\"forwarded\"} 1"),
         "{text}"
     );
 }
@@ -365,7 +365,7 @@ fn a_100_mb_form_streams_through_in_flat_memory() {
     const SIZE: usize = 100 * 1024 * 1024;
     let runtime = runtime();
     let upstream = draining_upstream(&runtime);
-    let proxy = Proxy::start(upstream, "");
+    let proxy = Proxy::start(upstream, "[limits]\nmax_body_bytes = 0\n");
     let before = proxy.resident_kib();
     let (status, body) = runtime.block_on(async {
         let stream = tokio::net::TcpStream::connect(proxy.listen).await.unwrap();

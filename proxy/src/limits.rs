@@ -1,0 +1,370 @@
+//! What a hostile client may hold: how long a connection may sit without a
+//! request in flight ([`Activity`]), and how slowly and how much of a
+//! request body it may send ([`LimitedBody`]); and how long an upstream may
+//! stall mid-answer ([`StallLimited`]).
+
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+/// The `[limits]` in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// A whole request head, and a connection with no request in flight.
+    pub(crate) header_timeout: Duration,
+    /// Without a byte of a request body.
+    pub(crate) body_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_headers: usize,
+    /// `None`: no cap.
+    pub(crate) max_body_bytes: Option<u64>,
+}
+
+/// Why a request body stopped: the proxy's own reasons, found again in the
+/// upstream client's error to answer `408` or `413`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLimit {
+    /// No byte for `body_timeout`.
+    Stalled,
+    /// More than `max_body_bytes`.
+    TooLarge,
+}
+
+impl fmt::Display for BodyLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Stalled => "the request body stalled past body_timeout",
+            Self::TooLarge => "the request body is larger than max_body_bytes",
+        })
+    }
+}
+
+impl Error for BodyLimit {}
+
+impl BodyLimit {
+    /// The limit behind `error`, if one of ours is in its chain of causes.
+    pub(crate) fn in_chain(error: &(dyn Error + 'static)) -> Option<Self> {
+        let mut cause = Some(error);
+        while let Some(error) = cause {
+            if let Some(limit) = error.downcast_ref::<Self>() {
+                return Some(*limit);
+            }
+            cause = error.source();
+        }
+        None
+    }
+}
+
+pin_project! {
+    /// A request body that fails with [`BodyLimit::Stalled`] when no frame
+    /// comes for `timeout`, and with [`BodyLimit::TooLarge`] past `max`
+    /// bytes (the frame that crosses the cap is not passed on).
+    pub(crate) struct LimitedBody<B> {
+        #[pin]
+        inner: B,
+        timeout: Duration,
+        #[pin]
+        stall: Sleep,
+        left: Option<u64>,
+    }
+}
+
+impl<B> LimitedBody<B> {
+    pub(crate) fn new(inner: B, limits: &Limits) -> Self {
+        Self {
+            inner,
+            timeout: limits.body_timeout,
+            stall: tokio::time::sleep(limits.body_timeout),
+            left: limits.max_body_bytes,
+        }
+    }
+}
+
+impl<B> Body for LimitedBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<tower::BoxError>,
+{
+    type Data = Bytes;
+    type Error = tower::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        match this.inner.poll_frame(cx) {
+            Poll::Pending => {
+                ready!(this.stall.poll(cx));
+                Poll::Ready(Some(Err(BodyLimit::Stalled.into())))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stall.reset(Instant::now() + *this.timeout);
+                if let (Some(left), Some(data)) = (this.left.as_mut(), frame.data_ref()) {
+                    match left.checked_sub(data.len() as u64) {
+                        Some(rest) => *left = rest,
+                        None => return Poll::Ready(Some(Err(BodyLimit::TooLarge.into()))),
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// An upstream answer's body that ends with an error when the upstream
+    /// sends nothing for `timeout` mid-answer: the client's connection is
+    /// then cut rather than held.
+    pub(crate) struct StallLimited<B> {
+        #[pin]
+        inner: B,
+        timeout: Duration,
+        #[pin]
+        stall: Sleep,
+    }
+}
+
+impl<B> StallLimited<B> {
+    pub(crate) fn new(inner: B, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            stall: tokio::time::sleep(timeout),
+        }
+    }
+}
+
+/// The upstream stopped mid-answer for longer than `upstream_timeout`.
+#[derive(Debug)]
+pub(crate) struct UpstreamStalled;
+
+impl fmt::Display for UpstreamStalled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the upstream stalled mid-answer past upstream_timeout")
+    }
+}
+
+impl Error for UpstreamStalled {}
+
+impl<B> Body for StallLimited<B>
+where
+    B: Body,
+    B::Error: Into<tower::BoxError>,
+{
+    type Data = B::Data;
+    type Error = tower::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, Self::Error>>> {
+        let this = self.project();
+        match this.inner.poll_frame(cx) {
+            Poll::Pending => {
+                ready!(this.stall.poll(cx));
+                tracing::warn!(
+                    timeout_seconds = this.timeout.as_secs_f64(),
+                    "invalid_scope_proxy.upstream_stalled"
+                );
+                metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "stalled")
+                    .increment(1);
+                Poll::Ready(Some(Err(UpstreamStalled.into())))
+            }
+            Poll::Ready(frame) => {
+                this.stall.reset(Instant::now() + *this.timeout);
+                Poll::Ready(frame.map(|frame| frame.map_err(Into::into)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// One connection's requests in flight, and since when it has had none:
+/// the server loop closes a connection idle for `header_timeout`, whatever
+/// its protocol and however far it got with a request head (a silent
+/// connection, a trickled head, a kept-alive or an HTTP/2 connection with
+/// no stream are all idle).
+#[derive(Debug)]
+pub(crate) struct Activity {
+    in_flight: AtomicUsize,
+    idle_since: Mutex<Instant>,
+}
+
+impl Activity {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            in_flight: AtomicUsize::new(0),
+            idle_since: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// A request starts; it is in flight until the guard (carried by its
+    /// answer's body) drops.
+    pub(crate) fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// When the connection may be closed for idling so long, or `None`
+    /// while a request is in flight.
+    pub(crate) fn idle_deadline(&self, timeout: Duration) -> Option<Instant> {
+        (self.in_flight.load(Ordering::Relaxed) == 0).then(|| {
+            *self
+                .idle_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                + timeout
+        })
+    }
+}
+
+/// A request in flight on its connection.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self
+            .0
+            .idle_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pin_project! {
+    /// An answer's body that keeps its request in flight until it is sent
+    /// or dropped.
+    pub(crate) struct Guarded<B> {
+        #[pin]
+        inner: B,
+        guard: InFlight,
+    }
+}
+
+impl<B> Guarded<B> {
+    pub(crate) fn new(inner: B, guard: InFlight) -> Self {
+        Self { inner, guard }
+    }
+}
+
+impl<B: Body> Body for Guarded<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+
+    fn limits(max_body_bytes: Option<u64>) -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_millis(50),
+            max_connections: 10,
+            max_header_bytes: 65536,
+            max_headers: 100,
+            max_body_bytes,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_fails_and_one_within_passes() {
+        let body = LimitedBody::new(Full::new(Bytes::from_static(b"12345")), &limits(Some(4)));
+        let error = body.collect().await.unwrap_err();
+        assert_eq!(BodyLimit::in_chain(&*error), Some(BodyLimit::TooLarge));
+        let body = LimitedBody::new(Full::new(Bytes::from_static(b"1234")), &limits(Some(4)));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "1234");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_fails_after_the_timeout() {
+        let body = LimitedBody::new(Stalls(false), &limits(None));
+        let started = Instant::now();
+        let error = body.collect().await.unwrap_err();
+        assert_eq!(BodyLimit::in_chain(&*error), Some(BodyLimit::Stalled));
+        assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn idle_only_without_a_request_in_flight() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let activity = Activity::new();
+            let timeout = Duration::from_secs(1);
+            assert!(activity.idle_deadline(timeout).is_some());
+            let guard = activity.start();
+            assert!(activity.idle_deadline(timeout).is_none());
+            drop(guard);
+            assert!(activity.idle_deadline(timeout).unwrap() > Instant::now());
+        });
+    }
+
+    /// Two bytes, then nothing ever again.
+    struct Stalls(bool);
+
+    impl Body for Stalls {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"ab")))))
+            }
+        }
+    }
+}
