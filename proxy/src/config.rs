@@ -112,6 +112,11 @@ pub(crate) struct Cli {
     /// Log lines on stdout: json, logfmt or text [default: json].
     #[arg(long, env = "INVALID_SCOPE_PROXY_LOG_FORMAT", value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+    /// Put the client's address on every event as `client_ip` (the peer,
+    /// or the address a trusted proxy reported): for abuse triage, at the
+    /// cost of logging an address per rejection [default: false].
+    #[arg(long, env = "INVALID_SCOPE_PROXY_LOG_CLIENT_IP", value_name = "BOOL")]
+    log_client_ip: Option<bool>,
     /// Events per second of each name [default: 100].
     #[arg(
         long,
@@ -406,6 +411,7 @@ pub(crate) enum KnownScopesSource {
 #[serde(deny_unknown_fields)]
 struct LogSection {
     format: Option<LogFormat>,
+    client_ip: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -454,6 +460,8 @@ pub(crate) struct Config {
     pub(crate) observe_bodies: bool,
     pub(crate) body_limit: usize,
     pub(crate) log_format: LogFormat,
+    /// `[log] client_ip`: a `client_ip` on every event.
+    pub(crate) log_client_ip: bool,
     pub(crate) per_second: u32,
     pub(crate) burst: u32,
     pub(crate) admin_listen: SocketAddr,
@@ -577,6 +585,7 @@ impl Config {
             observe_bodies: cli.observe_bodies.or(file.observe.bodies).unwrap_or(true),
             body_limit,
             log_format: cli.log_format.or(file.log.format).unwrap_or_default(),
+            log_client_ip: cli.log_client_ip.or(file.log.client_ip).unwrap_or(false),
             per_second,
             burst,
             admin_listen: cli

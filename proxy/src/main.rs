@@ -10,6 +10,7 @@
 
 mod accept;
 mod admin;
+mod client_ip;
 mod config;
 mod discover;
 mod forward;
@@ -36,6 +37,7 @@ use invalid_scope_observer::{
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tower::{BoxError, Layer, Service, ServiceExt};
+use tracing::Instrument;
 
 use crate::config::{Cli, Config, KnownScopesSource, LogFormat};
 use crate::forward::{ClientAddress, Forward};
@@ -277,6 +279,8 @@ where
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    let log_client_ip = config.log_client_ip;
+    let trusted: Arc<[ipnet::IpNet]> = config.trusted_proxies.clone().into();
     let graceful = GracefulShutdown::new();
     let mut acceptor = accept::Acceptor::new(listener, "main");
     let open = Arc::new(AtomicUsize::new(0));
@@ -295,20 +299,30 @@ where
                 open.fetch_add(1, Ordering::Relaxed);
                 open_gauge.increment(1.0);
                 let service = service.clone();
+                let trusted = Arc::clone(&trusted);
                 let activity = Activity::new();
                 let on_request = Arc::clone(&activity);
-                let per_request = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let per_request = hyper::service::service_fn(move |mut request: Request<Incoming>| {
                     let guard = on_request.start();
                     let service = service.clone();
+                    forward::remove_hop_by_hop(request.headers_mut());
+                    // `[log] client_ip`: every event of this request in a
+                    // span that names the client (off: no span).
+                    let span = log_client_ip.then(|| {
+                        let ip = client_ip::client_ip(peer.ip(), request.headers(), &trusted);
+                        tracing::info_span!("request", client_ip = %ip)
+                    });
                     async move {
                         if let Some(refused) = refuse_by_limit(&request, &limits) {
                             return Ok(refused.map(|body| Guarded::new(http_body_util::Either::Right(body), guard)));
                         }
                         let (mut parts, body) = request.into_parts();
-                        forward::remove_hop_by_hop(&mut parts.headers);
                         parts.extensions.insert(ClientAddress(peer));
                         let request = Request::from_parts(parts, LimitedBody::new(body, &limits));
-                        let response = service.oneshot(request).await?;
+                        let response = match span {
+                            Some(span) => service.oneshot(request).instrument(span).await?,
+                            None => service.oneshot(request).await?,
+                        };
                         Ok::<_, Infallible>(response.map(|body| Guarded::new(http_body_util::Either::Left(body), guard)))
                     }
                 });

@@ -315,3 +315,75 @@ fn readyz_says_503_as_soon_as_draining_starts() {
     assert_eq!(readyz(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(in_flight.join().unwrap().starts_with("HTTP/1.1 200"));
 }
+
+#[test]
+fn an_upstream_stalled_mid_answer_is_cut_and_logged_once() {
+    // An upstream that sends a head and two bytes of a hundred, then
+    // nothing for ten seconds.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = upstream.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in upstream.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buffer = [0; 4096];
+                let _ = stream.read(&mut buffer);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nab");
+                std::thread::sleep(Duration::from_secs(10));
+            });
+        }
+    });
+    let proxy = Proxy::start(address, "known_scopes = [\"read\"]\nupstream_timeout = 1\n");
+    let started = Instant::now();
+    let mut client = connect(proxy.listen);
+    client
+        .write_all(b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (written, taken) = until_closed(&mut client, started);
+    assert!(written.starts_with("HTTP/1.1 200"), "{written}");
+    assert!(written.ends_with("ab"), "{written}");
+    assert!(taken < Duration::from_secs(3), "{taken:?}");
+    let (_, events) = proxy.stop();
+    let stalled = events
+        .iter()
+        .filter(|event| event["fields"]["message"] == "invalid_scope_proxy.upstream_stalled")
+        .count();
+    assert_eq!(stalled, 1);
+}
+
+#[test]
+fn client_ip_on_every_event_when_asked_from_the_peer_or_a_trusted_proxy() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, server, Duration::ZERO);
+    let rejection = |proxy: &Proxy| {
+        raw(
+            proxy.listen,
+            b"GET /authorize?client_id=wizard&scope=admin HTTP/1.1\r\nHost: x\r\n\
+              X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\nConnection: close\r\n\r\n",
+        );
+    };
+    let client_ips = |events: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        support::rejection_events(&events)
+            .map(|event| event["span"]["client_ip"].clone())
+            .collect()
+    };
+    let base = "known_scopes = [\"read\"]\n[grantable]\ndefault = [\"read\"]\n";
+    // Off by default: no address is logged.
+    let proxy = Proxy::start(upstream.address, base);
+    rejection(&proxy);
+    assert_eq!(client_ips(proxy.stop().1), [serde_json::Value::Null]);
+    // On, from an untrusted peer: the peer, whatever it claims.
+    let proxy = Proxy::start(
+        upstream.address,
+        &format!("{base}[log]\nclient_ip = true\n"),
+    );
+    rejection(&proxy);
+    assert_eq!(client_ips(proxy.stop().1), ["127.0.0.1"]);
+    // On, behind a trusted proxy: the rightmost address it did not add.
+    let proxy = Proxy::start(
+        upstream.address,
+        &format!("trusted_proxies = [\"127.0.0.1\"]\n{base}[log]\nclient_ip = true\n"),
+    );
+    rejection(&proxy);
+    assert_eq!(client_ips(proxy.stop().1), ["203.0.113.7"]);
+}
