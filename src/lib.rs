@@ -35,8 +35,8 @@ pub use crate::hooks::PostHogHook;
 pub use crate::hooks::{GrantableScopes, KnownScopes, OnRejection, ScopeDecision};
 #[cfg(feature = "metrics")]
 pub use crate::hooks::{
-    ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE, TOKEN_REJECTIONS_BY_MISSING_SCOPE,
-    UNEXPLAINED_REJECTIONS,
+    ScopeMetrics, NARROWINGS_BY_DROPPED_SCOPE, REJECTIONS_BY_MISSING_SCOPE, SUPPRESSED_EVENTS,
+    TOKEN_REJECTIONS_BY_MISSING_SCOPE, UNEXPLAINED_REJECTIONS,
 };
 pub use crate::layer::InvalidScopeObserverLayer;
 pub use crate::report::{

@@ -190,6 +190,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 report_narrowing(
                     &self.budgets,
                     &self.settings,
+                    &self.counting(),
                     Asked::of(request, decision),
                     request.user_agent(self.settings.limits.user_agent_chars),
                     None,
@@ -216,6 +217,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                     report_narrowing(
                         &self.budgets,
                         &self.settings,
+                        &self.counting(),
                         asked,
                         kept.user_agent,
                         at,
@@ -382,6 +384,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 report_narrowing(
                     &self.budgets,
                     &self.settings,
+                    &self.counting(),
                     asked,
                     user_agent,
                     None,
@@ -400,6 +403,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         });
         let budgets = Arc::clone(&self.budgets);
         let settings = self.settings;
+        let counting = self.counting();
         let span = tracing::Span::current();
         let Redemption {
             links,
@@ -425,6 +429,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                     report_narrowing(
                         &budgets,
                         &settings,
+                        &counting,
                         asked,
                         kept.user_agent,
                         at,
@@ -434,7 +439,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 }
                 (None, Some((asked, user_agent))) => {
                     report_narrowing(
-                        &budgets, &settings, asked, user_agent, None, status, granted,
+                        &budgets, &settings, &counting, asked, user_agent, None, status, granted,
                     );
                 }
                 (None, None) => {}
@@ -492,6 +497,10 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         if let Some(metrics) = &self.metrics {
             metrics.record(&rejection, known_scopes.as_ref());
         }
+        #[cfg(feature = "metrics")]
+        if let (Some(metrics), Admission::Suppressed) = (&self.metrics, admission) {
+            metrics.record_suppressed(kind.event_name());
+        }
         match admission {
             Admission::Admitted { suppressed_before } => {
                 rejection.suppressed_before = suppressed_before;
@@ -512,6 +521,17 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// out at all, as `tracing` skips an event nobody records.
     fn anyone_listens(&self) -> bool {
         !self.on_rejection.is_noop() || self.counts_in_metrics() || report::rejection_enabled()
+    }
+
+    /// What counts this layer's narrowings (nothing without metrics).
+    fn counting(&self) -> Counting {
+        Counting {
+            #[cfg(feature = "metrics")]
+            metrics: self
+                .metrics
+                .clone()
+                .map(|metrics| (metrics, self.known_scopes.clone())),
+        }
     }
 
     fn counts_in_metrics(&self) -> bool {
@@ -614,16 +634,19 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
 /// Reports `requested - granted` when it is not empty, within the
 /// narrowing budget. `requested_at` is `Some("authorize")` when `asked`
 /// is the authorize request a token request redeemed.
+#[allow(clippy::too_many_arguments)]
 fn report_narrowing(
     budgets: &EventBudgets,
     settings: &Settings,
+    counting: &Counting,
     asked: Asked,
     user_agent: (String, bool),
     requested_at: Option<&'static str>,
     status: StatusCode,
     granted_scopes: ScopeSet,
 ) {
-    if !report::narrowing_enabled(settings.narrowing_level) {
+    let logged = report::narrowing_enabled(settings.narrowing_level);
+    if !logged && !counting.counts() {
         return;
     }
     let Asked {
@@ -636,9 +659,14 @@ fn report_narrowing(
     if dropped_scopes.is_empty() {
         return;
     }
+    counting.narrowing(&dropped_scopes, &client_id);
+    if !logged {
+        return;
+    }
     let budget = budgets.narrowings();
     let admission = budget.admit();
     let Admission::Admitted { suppressed_before } = admission else {
+        counting.suppressed(report::NARROWED_EVENT);
         return;
     };
     let unwritten = budget.hold(admission);
@@ -662,6 +690,44 @@ fn report_narrowing(
     };
     report::emit_narrowing(&narrowing, &settings.limits, settings.narrowing_level);
     unwritten.written();
+}
+
+/// What counts narrowings in metrics: the layer's [`ScopeMetrics`] and its
+/// registry, when it counts at all (feature `metrics`).
+///
+/// [`ScopeMetrics`]: crate::ScopeMetrics
+#[derive(Clone, Default)]
+pub(crate) struct Counting {
+    #[cfg(feature = "metrics")]
+    metrics: Option<(crate::hooks::ScopeMetrics, Option<KnownScopes>)>,
+}
+
+impl Counting {
+    fn counts(&self) -> bool {
+        #[cfg(feature = "metrics")]
+        return self.metrics.is_some();
+        #[cfg(not(feature = "metrics"))]
+        return false;
+    }
+
+    fn narrowing(&self, dropped: &ScopeSet, client_id: &str) {
+        #[cfg(feature = "metrics")]
+        if let Some((metrics, known)) = &self.metrics {
+            let known = known.as_ref().and_then(KnownScopes::get);
+            metrics.record_narrowing(dropped, client_id, known.as_ref());
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (dropped, client_id);
+    }
+
+    fn suppressed(&self, event: &'static str) {
+        #[cfg(feature = "metrics")]
+        if let Some((metrics, _)) = &self.metrics {
+            metrics.record_suppressed(event);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = event;
+    }
 }
 
 /// The peer-chosen texts of a report, cut to the layer's limits (the user

@@ -4,7 +4,10 @@
 mod support;
 
 use http::Request;
-use invalid_scope_observer::{InvalidScopeObserverLayer, RateLimit, ScopeMetrics, ScopeSet};
+use invalid_scope_observer::{
+    InvalidScopeObserverLayer, RateLimit, ScopeMetrics, ScopeSet, SUPPRESSED_EVENTS,
+    UNEXPLAINED_REJECTIONS,
+};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tower::{Layer, ServiceExt};
 
@@ -38,7 +41,9 @@ fn counts(
         .into_vec()
         .into_iter()
         // Counted apart, and tested below.
-        .filter(|(key, _, _, _)| key.key().name() != "oauth_invalid_scope_unexplained_total")
+        .filter(|(key, _, _, _)| {
+            ![UNEXPLAINED_REJECTIONS, SUPPRESSED_EVENTS].contains(&key.key().name())
+        })
         .map(|(key, _, _, value)| {
             assert_eq!(key.key().name(), "oauth_authorize_invalid_scope_total");
             let mut labels: Vec<(String, String)> = key
@@ -207,4 +212,100 @@ fn rejections_the_lists_cannot_explain_are_counted() {
         .map(|(key, _, _, value)| (key.key().labels().count(), value))
         .collect();
     assert_eq!(unexplained, [(0, DebugValue::Counter(2))]);
+}
+
+/// A counter series: its name, its labels sorted, its count.
+type Series = (String, Vec<(String, String)>, u64);
+
+/// Every counter series the recorder holds.
+fn all_counters(recorder: &DebuggingRecorder) -> Vec<Series> {
+    let mut series: Vec<_> = recorder
+        .snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let DebugValue::Counter(count) = value else {
+                return None;
+            };
+            let mut labels: Vec<(String, String)> = key
+                .key()
+                .labels()
+                .map(|label| (label.key().to_string(), label.value().to_string()))
+                .collect();
+            labels.sort();
+            Some((key.key().name().to_string(), labels, count))
+        })
+        .collect();
+    series.sort();
+    series
+}
+
+#[test]
+fn events_the_rate_limit_folds_are_counted_by_event() {
+    let recorder = DebuggingRecorder::new();
+    let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+        .rate_limit(RateLimit::per_second(1).burst(2))
+        .known_scopes(REGISTRY)
+        .count_in_metrics(ScopeMetrics::new())
+        .layer(support::redirecting("/cb?error=invalid_scope"));
+    // A subscriber that records the events: the rate limit is for the log.
+    let (subscriber, _events) = support::capturing();
+    tracing::subscriber::with_default(subscriber, || {
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..10 {
+                let request = Request::get("/authorize?scope=llm_gateway:read")
+                    .body(())
+                    .unwrap();
+                support::block_on(service.clone().oneshot(request)).unwrap();
+            }
+        })
+    });
+    let suppressed: Vec<_> = all_counters(&recorder)
+        .into_iter()
+        .filter(|(name, _, _)| name == SUPPRESSED_EVENTS)
+        .collect();
+    assert_eq!(
+        suppressed,
+        [(
+            SUPPRESSED_EVENTS.to_string(),
+            vec![(
+                "event".to_string(),
+                "oauth.authorize.invalid_scope".to_string()
+            )],
+            8
+        )]
+    );
+}
+
+#[test]
+fn a_narrowing_is_counted_by_dropped_scope() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use support::flow::{grant, server, walk, Leg};
+    let recorder = DebuggingRecorder::new();
+    let mut service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
+        .observe_bodies()
+        .known_scopes(REGISTRY)
+        .count_in_metrics(ScopeMetrics::new())
+        .layer(server());
+    let request = Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from_static(
+            b"grant_type=client_credentials&client_id=robot&scope=user:read+dashboard:write+typo",
+        )))
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        support::block_on(walk(&mut service, Leg(request, grant(Some("user:read")))));
+    });
+    let narrowed: Vec<_> = all_counters(&recorder)
+        .into_iter()
+        .filter(|(name, _, _)| name == invalid_scope_observer::NARROWINGS_BY_DROPPED_SCOPE)
+        .map(|(_, labels, count)| (labels, count))
+        .collect();
+    let label = |scope: &str| vec![("dropped_scope".to_string(), scope.to_string())];
+    assert_eq!(
+        narrowed,
+        [(label("dashboard:write"), 1), (label("other"), 1)]
+    );
 }

@@ -17,6 +17,7 @@ pub(crate) enum Flooded {
     /// Live authorizations pushed out of a full store to make room.
     Evicted,
     /// Authorizations refused over the keep budget (Redis).
+    #[cfg(feature = "redis")]
     NotKept,
 }
 
@@ -44,6 +45,7 @@ impl FloodWarning {
         let opened = *window.opened.get_or_insert(now);
         match what {
             Flooded::Evicted => window.evicted += by,
+            #[cfg(feature = "redis")]
             Flooded::NotKept => window.not_kept += by,
         }
         let measured = now.saturating_duration_since(opened);

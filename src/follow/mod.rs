@@ -751,6 +751,35 @@ const UNFOLLOWABLE: &str = "oauth_authorizations_unfollowable_total";
 #[cfg(feature = "redis")]
 const STORE_FAILURES: &str = "oauth_authorizations_store_failures_total";
 
+/// The `# HELP` lines of the counters above (see `ScopeMetrics::describe`).
+#[cfg(feature = "metrics")]
+pub(crate) fn describe_metrics() {
+    use metrics::describe_counter;
+    describe_counter!(
+        EVICTED,
+        "Followed authorizations pushed out of a full store before their token request"
+    );
+    describe_counter!(
+        AMBIGUOUS,
+        "Links two authorizations of one client claimed: neither is reported"
+    );
+    describe_counter!(
+        UNFOLLOWABLE,
+        "Authorize requests that cannot be followed (no state, PKCE or code; too many scopes; a repeated parameter)"
+    );
+    #[cfg(feature = "redis")]
+    {
+        describe_counter!(
+            NOT_KEPT,
+            "Authorizations not kept in Redis: over this instance's keeps per second"
+        );
+        describe_counter!(
+            STORE_FAILURES,
+            "Redis operations not done: Redis down or slow, or the queue to it full"
+        );
+    }
+}
+
 fn count(counter: &'static str, by: usize) {
     #[cfg(feature = "metrics")]
     if by > 0 {

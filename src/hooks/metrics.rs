@@ -31,6 +31,25 @@ pub const TOKEN_REJECTIONS_BY_MISSING_SCOPE: &str = "oauth_token_invalid_scope_t
 /// ```
 pub const UNEXPLAINED_REJECTIONS: &str = "oauth_invalid_scope_unexplained_total";
 
+/// The counter of narrowings (`oauth.scope_narrowed`: a grant with fewer
+/// scopes than were asked), one series per dropped scope, labelled like
+/// [`REJECTIONS_BY_MISSING_SCOPE`] (`dropped_scope`: a registry scope or
+/// `other`).
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::NARROWINGS_BY_DROPPED_SCOPE, "oauth_scope_narrowed_total");
+/// ```
+pub const NARROWINGS_BY_DROPPED_SCOPE: &str = "oauth_scope_narrowed_total";
+
+/// The counter of events the rate limit kept out of the log, labelled
+/// `event` (the event's message): while it grows, the log undercounts and
+/// the counters above do not.
+///
+/// ```
+/// assert_eq!(invalid_scope_observer::SUPPRESSED_EVENTS, "oauth_invalid_scope_events_suppressed_total");
+/// ```
+pub const SUPPRESSED_EVENTS: &str = "oauth_invalid_scope_events_suppressed_total";
+
 /// Counts every rejection (before the event rate limit, so the numbers are
 /// exact) in the counter `oauth_authorize_invalid_scope_total` (token and PAR
 /// endpoint rejections in `oauth_token_invalid_scope_total`), with one
@@ -96,6 +115,39 @@ impl ScopeMetrics {
         self
     }
 
+    /// Gives every counter and gauge the layer and `invalid-scope-proxy`
+    /// export its `# HELP` line, in the recorder installed now (call it
+    /// once, after installing one; a recorder installed later knows
+    /// nothing of it).
+    ///
+    /// ```
+    /// invalid_scope_observer::ScopeMetrics::describe();
+    /// ```
+    pub fn describe() {
+        use ::metrics::describe_counter;
+        describe_counter!(
+            REJECTIONS_BY_MISSING_SCOPE,
+            "Authorization requests rejected with invalid_scope, per missing scope (a rejection missing two counts in both)"
+        );
+        describe_counter!(
+            TOKEN_REJECTIONS_BY_MISSING_SCOPE,
+            "Token, PAR and other JSON answers of invalid_scope, per missing scope"
+        );
+        describe_counter!(
+            UNEXPLAINED_REJECTIONS,
+            "Rejections for which the layer's lists name no missing scope"
+        );
+        describe_counter!(
+            NARROWINGS_BY_DROPPED_SCOPE,
+            "Grants with fewer scopes than were asked, per dropped scope"
+        );
+        describe_counter!(
+            SUPPRESSED_EVENTS,
+            "Events the rate limit kept out of the log (the counters still count them)"
+        );
+        crate::follow::describe_metrics();
+    }
+
     /// Counts `rejection`, labelled by the scopes of `known_scopes` (the
     /// layer's registry) it lacks.
     pub(crate) fn record(
@@ -111,23 +163,63 @@ impl ScopeMetrics {
             ::metrics::counter!(UNEXPLAINED_REJECTIONS).increment(1);
         }
         let missing = rejection.missing_scopes();
-        let known_missing = match known_scopes {
-            Some(known) => missing.intersection(known),
+        self.count(
+            counter,
+            "missing_scope",
+            missing,
+            known_scopes,
+            rejection.client_id(),
+        );
+    }
+
+    /// Counts a narrowing, labelled by the scopes of `known_scopes` it
+    /// dropped, like [`record`](Self::record).
+    pub(crate) fn record_narrowing(
+        &self,
+        dropped: &ScopeSet,
+        client_id: &str,
+        known_scopes: Option<&ScopeSet>,
+    ) {
+        self.count(
+            NARROWINGS_BY_DROPPED_SCOPE,
+            "dropped_scope",
+            dropped,
+            known_scopes,
+            client_id,
+        );
+    }
+
+    /// Counts one event of `event` the rate limit kept out of the log.
+    pub(crate) fn record_suppressed(&self, event: &'static str) {
+        ::metrics::counter!(SUPPRESSED_EVENTS, "event" => event).increment(1);
+    }
+
+    /// One increment of `counter` per distinct label: each of `scopes` in
+    /// the registry, `other` for any outside it, `none` for no scope.
+    fn count(
+        &self,
+        counter: &'static str,
+        label: &'static str,
+        scopes: &ScopeSet,
+        known_scopes: Option<&ScopeSet>,
+        client_id: &str,
+    ) {
+        let known = match known_scopes {
+            Some(known) => scopes.intersection(known),
             None => ScopeSet::new(),
         };
-        let any_other = known_missing.len() < missing.len();
-        let labels = known_missing
+        let any_other = known.len() < scopes.len();
+        let values = known
             .iter()
             .chain(any_other.then_some("other"))
-            .chain(missing.is_empty().then_some("none"));
-        for label in labels {
-            let missing_scope = label.to_string();
+            .chain(scopes.is_empty().then_some("none"));
+        for value in values {
+            let value = value.to_string();
             if self.client_id_label {
-                let client_id = rejection.client_id().to_string();
-                ::metrics::counter!(counter, "missing_scope" => missing_scope, "client_id" => client_id)
-                    .increment(1);
+                let client_id = client_id.to_string();
+                ::metrics::counter!(counter, label => value, "client_id" => client_id).increment(1);
             } else {
-                ::metrics::counter!(counter, "missing_scope" => missing_scope).increment(1);
+                ::metrics::counter!(counter, label => value).increment(1);
             }
         }
     }

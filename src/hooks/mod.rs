@@ -16,8 +16,8 @@ pub use self::grantable::GrantableScopes;
 pub use self::known_scopes::KnownScopes;
 #[cfg(feature = "metrics")]
 pub use self::metrics::{
-    ScopeMetrics, REJECTIONS_BY_MISSING_SCOPE, TOKEN_REJECTIONS_BY_MISSING_SCOPE,
-    UNEXPLAINED_REJECTIONS,
+    ScopeMetrics, NARROWINGS_BY_DROPPED_SCOPE, REJECTIONS_BY_MISSING_SCOPE, SUPPRESSED_EVENTS,
+    TOKEN_REJECTIONS_BY_MISSING_SCOPE, UNEXPLAINED_REJECTIONS,
 };
 pub use self::on_rejection::OnRejection;
 #[cfg(feature = "posthog")]
