@@ -16,6 +16,34 @@ use tokio::net::TcpListener;
 
 use crate::accept::Acceptor;
 
+/// The `# HELP` line of every counter and gauge `/metrics` shows: the
+/// crate's and the proxy's own. Called once, right after the recorder is
+/// installed.
+pub(crate) fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    invalid_scope_observer::ScopeMetrics::describe();
+    describe_counter!(
+        "invalid_scope_proxy_requests_total",
+        "Requests by result: forwarded, unreachable (502), timeout (504, or a stalled body's 408), rejected_by_limit (413, 431)"
+    );
+    describe_counter!(
+        "invalid_scope_proxy_upstream_errors_total",
+        "Upstream failures by kind: unreachable, timeout, stalled mid-answer"
+    );
+    describe_counter!(
+        "invalid_scope_proxy_accept_errors_total",
+        "Accept errors (EMFILE and the like) by listener, each followed by a short back-off"
+    );
+    describe_counter!(
+        "invalid_scope_proxy_connections_rejected_total",
+        "Connections closed at once because max_connections were open"
+    );
+    describe_gauge!(
+        "invalid_scope_proxy_open_connections",
+        "Client connections open now"
+    );
+}
+
 /// Serves the admin endpoints until the process ends.
 pub(crate) async fn serve(
     listener: TcpListener,

@@ -29,6 +29,12 @@ use serde::Deserialize;
 #[derive(Debug, Parser)]
 #[command(name = "invalid-scope-proxy", version, verbatim_doc_comment)]
 pub(crate) struct Cli {
+    /// `check`: read the configuration exactly as a start would, bind
+    /// nothing, print the effective configuration (secrets as `<from
+    /// $VAR>`), and exit 0, or 2 with the message a start would give. Run
+    /// it before a reload (SIGHUP), as `nginx -t`.
+    #[arg(value_enum, value_name = "COMMAND")]
+    pub(crate) command: Option<Command>,
     /// A TOML file with any of the keys below (see the README for one).
     #[arg(long, env = "INVALID_SCOPE_PROXY_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
@@ -293,6 +299,13 @@ pub(crate) struct Cli {
     correlation_hash_key: Option<String>,
 }
 
+/// What the binary is asked to do besides serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Command {
+    /// Check the configuration and print it; start nothing.
+    Check,
+}
+
 /// Where `[correlation]` keeps the authorizations it follows.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -451,6 +464,7 @@ pub(crate) struct Config {
     /// The roots trusted for an https upstream (`upstream_ca`, or the
     /// system's).
     pub(crate) upstream_tls: rustls::ClientConfig,
+    pub(crate) upstream_ca: Option<PathBuf>,
     pub(crate) known_scopes: KnownScopesSource,
     /// `None` without a `[grantable]` section (or flags): no lists.
     pub(crate) grantable: Option<Grantable>,
@@ -577,6 +591,7 @@ impl Config {
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             upstream,
             upstream_tls,
+            upstream_ca,
             known_scopes,
             grantable,
             redirect_members,

@@ -69,13 +69,13 @@ impl BodyLimit {
 pin_project! {
     /// A request body that fails with [`BodyLimit::Stalled`] when no frame
     /// comes for `timeout`, and with [`BodyLimit::TooLarge`] past `max`
-    /// bytes (the frame that crosses the cap is not passed on).
+    /// bytes (the frame that crosses the cap is not passed on). The timer
+    /// is made only once the body makes the reader wait: a body that is
+    /// there at once (most are) costs no timer.
     pub(crate) struct LimitedBody<B> {
         #[pin]
         inner: B,
-        timeout: Duration,
-        #[pin]
-        stall: Sleep,
+        stall: Stall,
         left: Option<u64>,
     }
 }
@@ -84,10 +84,41 @@ impl<B> LimitedBody<B> {
     pub(crate) fn new(inner: B, limits: &Limits) -> Self {
         Self {
             inner,
-            timeout: limits.body_timeout,
-            stall: tokio::time::sleep(limits.body_timeout),
+            stall: Stall::new(limits.body_timeout),
             left: limits.max_body_bytes,
         }
+    }
+}
+
+/// A timer for "nothing for `timeout`", armed when a body first makes its
+/// reader wait and pushed back by each frame after that.
+struct Stall {
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Stall {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            sleep: None,
+        }
+    }
+
+    /// A frame came: the timer, if armed, starts again.
+    fn frame(&mut self) {
+        if let Some(sleep) = &mut self.sleep {
+            sleep.as_mut().reset(Instant::now() + self.timeout);
+        }
+    }
+
+    /// Nothing came: ready once nothing came for `timeout`.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let timeout = self.timeout;
+        self.sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)))
+            .as_mut()
+            .poll(cx)
     }
 }
 
@@ -110,7 +141,7 @@ where
                 Poll::Ready(Some(Err(BodyLimit::Stalled.into())))
             }
             Poll::Ready(Some(Ok(frame))) => {
-                this.stall.reset(Instant::now() + *this.timeout);
+                this.stall.frame();
                 if let (Some(left), Some(data)) = (this.left.as_mut(), frame.data_ref()) {
                     match left.checked_sub(data.len() as u64) {
                         Some(rest) => *left = rest,
@@ -140,9 +171,7 @@ pin_project! {
     pub(crate) struct StallLimited<B> {
         #[pin]
         inner: B,
-        timeout: Duration,
-        #[pin]
-        stall: Sleep,
+        stall: Stall,
     }
 }
 
@@ -150,8 +179,7 @@ impl<B> StallLimited<B> {
     pub(crate) fn new(inner: B, timeout: Duration) -> Self {
         Self {
             inner,
-            timeout,
-            stall: tokio::time::sleep(timeout),
+            stall: Stall::new(timeout),
         }
     }
 }
@@ -185,7 +213,7 @@ where
             Poll::Pending => {
                 ready!(this.stall.poll(cx));
                 tracing::warn!(
-                    timeout_seconds = this.timeout.as_secs_f64(),
+                    timeout_seconds = this.stall.timeout.as_secs_f64(),
                     "invalid_scope_proxy.upstream_stalled"
                 );
                 metrics::counter!("invalid_scope_proxy_upstream_errors_total", "kind" => "stalled")
@@ -193,7 +221,7 @@ where
                 Poll::Ready(Some(Err(UpstreamStalled.into())))
             }
             Poll::Ready(frame) => {
-                this.stall.reset(Instant::now() + *this.timeout);
+                this.stall.frame();
                 Poll::Ready(frame.map(|frame| frame.map_err(Into::into)))
             }
         }

@@ -10,6 +10,7 @@
 
 mod accept;
 mod admin;
+mod check;
 mod client_ip;
 mod config;
 mod discover;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use clap::Parser;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use invalid_scope_observer::{
@@ -50,10 +51,18 @@ const CONFIGURATION_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli) {
+    let config = match Config::load(&cli).and_then(|config| {
+        check::ready_to_start(&config)?;
+        Ok(config)
+    }) {
         Ok(config) => config,
         Err(message) => return refuse(&message),
     };
+    if cli.command == Some(config::Command::Check) {
+        print!("{}", check::render(&config));
+        eprintln!("invalid-scope-proxy: the configuration is good");
+        return ExitCode::SUCCESS;
+    }
     // One thread: a connection, its request to the upstream and the
     // upstream connection are polled on it, with no wake-up across cores.
     // Under load this took the p99 from 3.5 ms to 1.4 ms (below nginx's)
@@ -91,6 +100,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         Ok(handle) => handle,
         Err(error) => return refuse(&format!("cannot install the metrics recorder: {error}")),
     };
+    admin::describe_metrics();
     let posthog = match &config.posthog {
         None => None,
         Some(posthog) => match std::env::var(&posthog.api_key_env) {
@@ -109,12 +119,8 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
                     Err(error) => return refuse(&format!("`posthog`: {error}")),
                 }
             }
-            Err(_) => {
-                return refuse(&format!(
-                    "`posthog.api_key_env`: the environment variable {} is not set",
-                    posthog.api_key_env
-                ))
-            }
+            // `check::ready_to_start` saw it set.
+            Err(_) => return refuse("`posthog.api_key_env`: the variable went away"),
         },
     };
 
@@ -268,16 +274,17 @@ where
         return refuse("cannot listen for signals");
     };
     let limits = config.limits;
+    // No hyper timer: the connection's idle deadline below bounds a request
+    // head (and the protocol sniff, and a kept-alive or HTTP/2 connection
+    // with no stream) at no cost per request.
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes)
         .max_headers(limits.max_headers);
     builder
         .http2()
-        .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let log_client_ip = config.log_client_ip;
     let trusted: Arc<[ipnet::IpNet]> = config.trusted_proxies.clone().into();

@@ -1,0 +1,183 @@
+//! What an operator runs besides the proxy itself: `--version`, `check`
+//! (the configuration read exactly as a start reads it, binding nothing,
+//! printed with secrets named by their variable), and `/metrics` whose
+//! every counter and gauge says what it counts.
+
+mod support;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use support::{runtime, send, upstream, Proxy};
+
+fn proxy(arguments: &[&str], config: &str, env: &[(&str, &str)]) -> Output {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, config.as_bytes()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+        .args(arguments)
+        .arg("--config")
+        .arg(file.path())
+        .env_remove("INVALID_SCOPE_PROXY_UPSTREAM")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_names_the_binary_and_its_version() {
+    let output = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        text(&output.stdout).trim(),
+        format!("invalid-scope-proxy {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn check_prints_the_effective_configuration_and_binds_nothing() {
+    // The listen address is taken: a start would fail, a check does not
+    // bind it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let password = "s3cret-redis-password";
+    let redis_url = format!("redis://:{password}@127.0.0.1:6379/0");
+    let hash_key = "a hash key of at least thirty-two characters";
+    let output = proxy(
+        &["check"],
+        &format!(
+            "listen = \"{address}\"\nupstream = \"http://user:pw@127.0.0.1:8000\"\n\
+             [correlation]\nstore = \"redis\"\n"
+        ),
+        &[
+            ("INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL", &redis_url),
+            ("INVALID_SCOPE_PROXY_CORRELATION_HASH_KEY", hash_key),
+        ],
+    );
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for line in [
+        &format!("listen = \"{address}\"") as &str,
+        "known_scopes = \"discover\"",
+        "[limits]",
+        "max_connections = 10000",
+        "store = \"redis\"",
+        "redis_url = \"<from $INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL>\"",
+        "hash_key = \"<from $INVALID_SCOPE_PROXY_CORRELATION_HASH_KEY>\"",
+    ] {
+        assert!(
+            stdout.lines().any(|shown| shown == line),
+            "{line} not in:\n{stdout}"
+        );
+    }
+    for secret in [password, hash_key, "user:pw"] {
+        assert!(!stdout.contains(secret), "{secret} shown:\n{stdout}");
+    }
+}
+
+#[test]
+fn what_check_prints_checks_again_to_the_same_print() {
+    let config = "upstream = \"http://127.0.0.1:8000\"\nknown_scopes = [\"read\", \"admin\"]\n\
+                  trusted_proxies = [\"10.0.0.0/8\"]\n[grantable]\ndefault = [\"read\"]\n\
+                  clients = { wizard = [\"read\", \"admin\"] }\n[correlation]\nauthorize_paths = [\"/o/authorize/\"]\n\
+                  [limits]\nmax_body_bytes = 0\n";
+    let first = proxy(&["check"], config, &[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let printed = text(&first.stdout);
+    let second = proxy(&["check"], &printed, &[]);
+    assert!(
+        second.status.success(),
+        "{}\n{printed}",
+        text(&second.stderr)
+    );
+    assert_eq!(text(&second.stdout), printed);
+}
+
+#[test]
+fn check_refuses_what_a_start_refuses_with_the_same_message() {
+    for config in [
+        "upstream = \"http://127.0.0.1:1\"\n[observe]\nbodys = true\n",
+        "listen = \"127.0.0.1:0\"\n",
+        "upstream = \"http://127.0.0.1:1\"\n[limits]\nmax_header_bytes = 10\n",
+        "upstream = \"http://127.0.0.1:1\"\n[posthog]\nhost = \"https://eu.posthog.com\"\napi_key_env = \"NOT_SET_ANYWHERE\"\n",
+    ] {
+        let checked = proxy(&["check"], config, &[]);
+        let started = proxy(&[], config, &[]);
+        assert_eq!(checked.status.code(), Some(2), "{config}");
+        assert_eq!(started.status.code(), Some(2), "{config}");
+        // The same line, but for the temporary file's name.
+        let strip = |output: &Output| {
+            let message = text(&output.stderr);
+            message
+                .split_once(", line ")
+                .map_or(message.clone(), |(_, rest)| rest.to_string())
+        };
+        assert_eq!(strip(&checked), strip(&started), "{config}");
+    }
+}
+
+fn rejecting(request: &Request<Bytes>) -> Response<Bytes> {
+    if request.uri().path() == "/authorize" {
+        return Response::builder()
+            .status(302)
+            .header("location", "https://client.example/cb?error=invalid_scope")
+            .body(Bytes::new())
+            .unwrap();
+    }
+    Response::new(Bytes::from_static(b"ok"))
+}
+
+#[test]
+fn every_metric_has_a_help_line() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, rejecting, Duration::ZERO);
+    let proxy = Proxy::start(
+        upstream.address,
+        "known_scopes = [\"read\", \"admin\"]\n[grantable]\ndefault = [\"read\"]\n[rate_limit]\nper_second = 1\nburst = 1\n",
+    );
+    for path in [
+        "/authorize?client_id=wizard&scope=admin",
+        "/authorize?client_id=wizard&scope=admin",
+        "/page",
+    ] {
+        runtime.block_on(send(
+            proxy.listen,
+            Request::get(path).body(Bytes::new()).unwrap(),
+        ));
+    }
+    let metrics = runtime.block_on(send(
+        proxy.admin,
+        Request::get("/metrics").body(Bytes::new()).unwrap(),
+    ));
+    let metrics = text(metrics.body());
+    let typed: Vec<&str> = metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    for name in [
+        "oauth_authorize_invalid_scope_total",
+        "oauth_invalid_scope_events_suppressed_total",
+        "invalid_scope_proxy_requests_total",
+        "invalid_scope_proxy_open_connections",
+    ] {
+        assert!(typed.contains(&name), "{name} not exported:\n{metrics}");
+    }
+    for name in typed {
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with(&format!("# HELP {name} "))),
+            "{name} has no HELP line:\n{metrics}"
+        );
+    }
+    proxy.stop();
+}
