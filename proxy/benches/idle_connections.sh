@@ -13,7 +13,11 @@ cd "$(dirname "$0")/../.."
 
 N=${N:-10000}
 target_dir=${CARGO_TARGET_DIR:-target}
-ulimit -n $((N * 2 + 1024))
+# Each process (the proxy, the client) holds N descriptors and a few more.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 512)) ]; then
+  echo "needs at least $((N + 512)) open files (ulimit -Hn is $(ulimit -Hn))" >&2; exit 1
+fi
 
 cargo build -q --release -p invalid-scope-proxy --bin invalid-scope-proxy --example bench_upstream
 work=$(mktemp -d)

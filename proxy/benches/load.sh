@@ -163,8 +163,10 @@ for name in "${names[@]}"; do
     "$(ratio "${cpu[$name]}" "${cpu[nginx]}")"
 done
 echo
-echo "targets (proxy-on against nginx): CPU per request ≤ 1.25 × nginx's: $(ratio "${cpu[proxy-on]}" "${cpu[nginx]}");" \
-  "p99 ≤ nginx's: $(ratio "${p99[proxy-on]}" "${p99[nginx]}")"
+for name in proxy-off proxy-on; do
+  echo "targets, $name against nginx: CPU per request ≤ 1.25 × nginx's: $(ratio "${cpu[$name]}" "${cpu[nginx]}");" \
+    "p99 ≤ nginx's: $(ratio "${p99[$name]}" "${p99[nginx]}")"
+done
 echo "observer cost: proxy-on ÷ proxy-off throughput = $(ratio "${rps[proxy-on]}" "${rps[proxy-off]}") (target ≥ 0.97);" \
   "CPU per request = $(ratio "${cpu[proxy-on]}" "${cpu[proxy-off]}")"
 echo "rejections reported by proxy-on: $(grep -c '"oauth.authorize.invalid_scope"' "$work/proxy-on.log" || true) lines (rate limit 100/s, burst 100; the rest counted as suppressed)"
