@@ -31,10 +31,7 @@ fn instance(
     >,
     Error = std::convert::Infallible,
 > {
-    InvalidScopeObserverLayer::new(ScopeSet::parse("read write"))
-        .observe_bodies()
-        .follow_authorizations(FollowAuthorizations::in_redis(redis.clone(), hash_key))
-        .layer(server())
+    instance_with(FollowAuthorizations::in_redis(redis.clone(), hash_key))
 }
 
 /// Waits (at most five seconds) until `events` has `n` events named

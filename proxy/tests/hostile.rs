@@ -12,27 +12,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use support::{runtime, send, upstream, Proxy, Upstream};
+use http::{Request, StatusCode};
+use support::{rejecting_authorize, runtime, send, upstream, Proxy, Upstream};
 
 const LIMITS: &str = "[limits]\nheader_timeout = 1\nbody_timeout = 1\nmax_connections = 8\n\
                       max_header_bytes = 8192\nmax_headers = 20\nmax_body_bytes = 1000\n";
 
-/// Rejects `/authorize` with `invalid_scope`; anything else is a 200.
-fn server(request: &Request<Bytes>) -> Response<Bytes> {
-    if request.uri().path() == "/authorize" {
-        return Response::builder()
-            .status(302)
-            .header("location", "https://client.example/cb?error=invalid_scope")
-            .body(Bytes::new())
-            .unwrap();
-    }
-    Response::new(Bytes::from_static(b"ok"))
-}
-
 fn start() -> (tokio::runtime::Runtime, Upstream, Proxy) {
     let runtime = runtime();
-    let upstream = upstream(&runtime, server, Duration::ZERO);
+    let upstream = upstream(&runtime, rejecting_authorize, Duration::ZERO);
     let proxy = Proxy::start(
         upstream.address,
         &format!("known_scopes = [\"read\"]\n[grantable]\ndefault = [\"read\"]\n{LIMITS}"),
@@ -240,11 +228,19 @@ fn request_smuggling_stays_refused() {
 }
 
 #[test]
-fn a_flood_past_max_connections_is_shed_and_a_client_is_answered_after() {
+fn a_flood_past_max_connections_is_shed_while_a_client_is_answered() {
     let (runtime, _upstream, proxy) = start();
-    let held: Vec<TcpStream> = (0..8).map(|_| connect(proxy.listen)).collect();
+    let rejection = b"GET /authorize?client_id=wizard&scope=read+admin HTTP/1.1\r\nHost: x\r\n\
+                      Connection: close\r\n\r\n";
+    // Seven held by the flood, one slot left: a real client is answered.
+    let mut held: Vec<TcpStream> = (0..7).map(|_| connect(proxy.listen)).collect();
     std::thread::sleep(Duration::from_millis(200));
-    // Past the cap: closed at once, without a byte.
+    let answer = raw(proxy.listen, rejection);
+    assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+    // The flood takes the last slot; the next connection is closed at
+    // once, without a byte.
+    held.push(connect(proxy.listen));
+    std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let mut shed = connect(proxy.listen);
     let (written, taken) = until_closed(&mut shed, started);
@@ -259,32 +255,24 @@ fn a_flood_past_max_connections_is_shed_and_a_client_is_answered_after() {
         text.contains("invalid_scope_proxy_open_connections 8"),
         "{text}"
     );
-    // The held ones idle out; a real client is answered.
+    // The held ones idle out (header_timeout); clients are answered again.
     std::thread::sleep(Duration::from_millis(1500));
-    let answer = raw(
-        proxy.listen,
-        b"GET /authorize?client_id=wizard&scope=read+admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let answer = raw(proxy.listen, rejection);
     assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
     drop(held);
     let (status, events) = proxy.stop();
     assert!(status.success());
+    // After the flood, each rejection still reported exactly once.
     let rows = support::report_rows(&events, &["client_id", "missing_scopes"]);
-    assert_eq!(
-        rows,
-        [support::row(&[
-            "oauth.authorize.invalid_scope",
-            "wizard",
-            "admin"
-        ])]
-    );
+    let row = support::row(&["oauth.authorize.invalid_scope", "wizard", "admin"]);
+    assert_eq!(rows, [row.clone(), row]);
 }
 
 #[test]
 fn readyz_says_503_as_soon_as_draining_starts() {
     let runtime = runtime();
     // An upstream slow enough that a request is in flight while draining.
-    let upstream = upstream(&runtime, server, Duration::from_millis(1500));
+    let upstream = upstream(&runtime, rejecting_authorize, Duration::from_millis(1500));
     let proxy = Proxy::start(upstream.address, "shutdown_deadline = 5\n");
     let listen = proxy.listen;
     let admin = proxy.admin;
@@ -354,7 +342,7 @@ fn an_upstream_stalled_mid_answer_is_cut_and_logged_once() {
 #[test]
 fn client_ip_on_every_event_when_asked_from_the_peer_or_a_trusted_proxy() {
     let runtime = runtime();
-    let upstream = upstream(&runtime, server, Duration::ZERO);
+    let upstream = upstream(&runtime, rejecting_authorize, Duration::ZERO);
     let rejection = |proxy: &Proxy| {
         raw(
             proxy.listen,

@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
-use support::{runtime, send, upstream, Proxy};
+use http::Request;
+use support::{rejecting_authorize, runtime, send, upstream, Proxy};
 
 fn proxy(arguments: &[&str], config: &str, env: &[(&str, &str)]) -> Output {
     let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -124,21 +124,10 @@ fn check_refuses_what_a_start_refuses_with_the_same_message() {
     }
 }
 
-fn rejecting(request: &Request<Bytes>) -> Response<Bytes> {
-    if request.uri().path() == "/authorize" {
-        return Response::builder()
-            .status(302)
-            .header("location", "https://client.example/cb?error=invalid_scope")
-            .body(Bytes::new())
-            .unwrap();
-    }
-    Response::new(Bytes::from_static(b"ok"))
-}
-
 #[test]
 fn every_metric_has_a_help_line() {
     let runtime = runtime();
-    let upstream = upstream(&runtime, rejecting, Duration::ZERO);
+    let upstream = upstream(&runtime, rejecting_authorize, Duration::ZERO);
     let proxy = Proxy::start(
         upstream.address,
         "known_scopes = [\"read\", \"admin\"]\n[grantable]\ndefault = [\"read\"]\n[rate_limit]\nper_second = 1\nburst = 1\n",

@@ -12,20 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
-use support::{free_address, runtime, send, upstream, wait_until_listening, Proxy};
-
-/// Rejects `/authorize` with `invalid_scope`.
-fn server(request: &Request<Bytes>) -> Response<Bytes> {
-    if request.uri().path() == "/authorize" {
-        return Response::builder()
-            .status(302)
-            .header("location", "https://client.example/cb?error=invalid_scope")
-            .body(Bytes::new())
-            .unwrap();
-    }
-    Response::new(Bytes::from_static(b"ok"))
-}
+use http::Request;
+use support::{
+    free_address, rejecting_authorize, runtime, send, upstream, wait_until_listening, Proxy,
+};
 
 struct Prometheus {
     child: Child,
@@ -132,7 +122,7 @@ fn value(answer: &serde_json::Value) -> Option<f64> {
 #[test]
 fn prometheus_counts_each_rejection_and_the_30_day_alert_fires() {
     let runtime = runtime();
-    let upstream = upstream(&runtime, server, Duration::ZERO);
+    let upstream = upstream(&runtime, rejecting_authorize, Duration::ZERO);
     let proxy = Proxy::start(
         upstream.address,
         "known_scopes = [\"read\", \"admin\"]\n[grantable]\ndefault = [\"read\"]\n",

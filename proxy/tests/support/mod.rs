@@ -180,6 +180,19 @@ impl Drop for Proxy {
 /// What an upstream answers, from the request it got.
 pub type Answer = fn(&Request<Bytes>) -> Response<Bytes>;
 
+/// An [`Answer`]: `/authorize` is a `302` with `error=invalid_scope`,
+/// anything else a `200` with `ok`.
+pub fn rejecting_authorize(request: &Request<Bytes>) -> Response<Bytes> {
+    if request.uri().path() == "/authorize" {
+        return Response::builder()
+            .status(302)
+            .header("location", "https://client.example/cb?error=invalid_scope")
+            .body(Bytes::new())
+            .unwrap();
+    }
+    Response::new(Bytes::from_static(b"ok"))
+}
+
 /// An upstream on 127.0.0.1 that reads each request whole and answers it
 /// with `answer`, after `delay`. Keeps the requests it saw.
 pub struct Upstream {
