@@ -653,3 +653,121 @@ fn a_posted_token_request_is_read_from_its_body_alone_as_the_server_reads_it() {
         "{events:#?}"
     );
 }
+
+const PARTNER_SECRET: &str = "partner-s3cret-never-logged";
+
+fn authorize_as(client_id: &str, redirect_uri: &str, scope: &str, extra: &str) -> String {
+    format!(
+        "/auth?response_type=code&client_id={client_id}&redirect_uri={redirect_uri}\
+         &scope={scope}&state={STATE}{extra}"
+    )
+}
+
+/// A request sent by someone else than the client's user: no cookies.
+fn from_elsewhere(client: &mut Client, path: &str) -> Response<Bytes> {
+    let saved = std::mem::take(&mut client.cookies.0);
+    let answer = client.get(path);
+    client.cookies.0 = saved;
+    answer
+}
+
+/// An attacker forges an authorize request in `partner`'s name with a
+/// `state`, then runs a real flow of their own as `wizard` with the same
+/// `state`: the server accepts both (its answers are 303s to a login), and
+/// no event ever names `partner` with the scopes the attacker chose. The
+/// `state` the resume request echoes is claimed by two clients, so it leads
+/// nowhere, and the attacker's own flow is not reported either.
+#[test]
+fn a_forged_authorization_in_another_clients_name_is_never_reported() {
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
+    let mut client = Client::new(runtime, &proxy, &tap);
+    let forged = from_elsewhere(
+        &mut client,
+        &authorize_as(
+            "partner",
+            "https%3A%2F%2Fpartner.example%2Fcb",
+            "openid+read+calendar",
+            "",
+        ),
+    );
+    assert_eq!(
+        forged.status(),
+        StatusCode::SEE_OTHER,
+        "accepted: to a login"
+    );
+    let (code, tokens) = code_flow(&mut client, &authorize("openid+read+calendar", ""), "");
+    assert_eq!(tokens["scope"], "openid read");
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    assert_eq!(
+        narrowings(&events),
+        Vec::<[String; 6]>::new(),
+        "{events:#?}"
+    );
+    assert!(
+        !serde_json::to_string(&events).unwrap().contains("partner"),
+        "{events:#?}"
+    );
+    assert_no_secret(&events, &[code, STATE.to_owned()]);
+}
+
+/// `partner` runs a real flow with PKCE; meanwhile an attacker who saw its
+/// `state` sends an authorize request of their own with it, as another
+/// client: the victim's own links are untouched, so its narrowing is still
+/// reported, with its scopes and its name.
+#[test]
+fn a_suppression_attempt_from_another_client_leaves_a_pkce_victims_report() {
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let (_server, tap, proxy, runtime) = behind_the_proxy();
+    let mut client = Client::new(runtime, &proxy, &tap);
+    let start = client.get(&authorize_as(
+        "partner",
+        "https%3A%2F%2Fpartner.example%2Fcb",
+        "openid+read+calendar",
+        &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+    ));
+    // The attacker, elsewhere, with the victim's `state`.
+    let attack = from_elsewhere(&mut client, &authorize("openid+read+write", ""));
+    assert_eq!(attack.status(), StatusCode::SEE_OTHER);
+    let answer = log_in_and_consent(&mut client, start);
+    let redirect = location(&answer);
+    assert!(
+        redirect.starts_with("https://partner.example/cb?code="),
+        "{redirect}"
+    );
+    let code = support::code_of(&redirect);
+    let tokens = client.post_form(
+        "/token",
+        Some(basic("partner", PARTNER_SECRET)),
+        &format!(
+            "grant_type=authorization_code&code={code}\
+             &redirect_uri=https%3A%2F%2Fpartner.example%2Fcb&code_verifier={VERIFIER}"
+        ),
+    );
+    assert_eq!(tokens.status(), StatusCode::OK, "{:?}", tokens.body());
+    let (status, events) = proxy.stop();
+    assert!(status.success());
+    assert_eq!(
+        narrowings(&events),
+        [[
+            "openid read calendar",
+            "openid read",
+            "calendar",
+            "partner",
+            "authorization_code",
+            "authorize"
+        ]
+        .map(str::to_owned)],
+        "{events:#?}"
+    );
+    assert_no_secret(
+        &events,
+        &[
+            code,
+            STATE.to_owned(),
+            VERIFIER.to_owned(),
+            PARTNER_SECRET.to_owned(),
+        ],
+    );
+}

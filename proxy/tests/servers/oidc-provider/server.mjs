@@ -5,6 +5,8 @@
 //
 // Clients:
 // - `wizard`: authorization code, allowed `openid read write`, may use PAR.
+// - `partner`: authorization code, allowed `openid read write` (the other
+//   client of the forgery tests).
 // - `robot`: client credentials, allowed `read`.
 // - `tv`: the device flow (RFC 8628), a public client, allowed `openid read write`.
 // Both authenticate with client_secret_basic or client_secret_post.
@@ -19,6 +21,14 @@ const provider = new Provider(issuer, {
       client_id: 'wizard',
       client_secret: 'wizard-s3cret-never-logged',
       redirect_uris: ['https://client.example/cb'],
+      response_types: ['code'],
+      grant_types: ['authorization_code'],
+      scope: 'openid read write',
+    },
+    {
+      client_id: 'partner',
+      client_secret: 'partner-s3cret-never-logged',
+      redirect_uris: ['https://partner.example/cb'],
       response_types: ['code'],
       grant_types: ['authorization_code'],
       scope: 'openid read write',
