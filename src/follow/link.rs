@@ -73,11 +73,27 @@ impl LinkKey {
     /// The link of `value` shared as `shared` by the legs of one
     /// authorization of `client_id`: the same value of another client is
     /// another link.
+    ///
+    /// A code is hashed in two steps (the value, then the client), because
+    /// a code redirect to a request that names no client is hashed before
+    /// the store knows whose it is ([`unbound`](Self::unbound)). Every other
+    /// kind is always hashed with its client at hand: one HMAC of the kind
+    /// (its high bit set, so the two forms never share a first byte), the
+    /// client's length, the client and the value.
     pub(crate) fn link(&self, shared: Shared, client_id: &str, value: &str) -> Link {
-        self.unbound(shared, value).bind(client_id)
+        if matches!(shared, Shared::Code) {
+            return self.unbound(shared, value).bind(client_id);
+        }
+        let mut mac = self.0.clone();
+        mac.update(&[shared as u8 | 0x80]);
+        mac.update(&(client_id.len() as u64).to_le_bytes());
+        mac.update(client_id.as_bytes());
+        mac.update(value.as_bytes());
+        truncated(mac)
     }
 
-    /// `value` hashed, to be [bound](Unbound::bind) to a client later.
+    /// `value` hashed, to be [bound](Unbound::bind) to a client later (a
+    /// code's link is always made this way).
     pub(crate) fn unbound(&self, shared: Shared, value: &str) -> Unbound {
         let mut mac = self.0.clone();
         mac.update(&[shared as u8]);
@@ -97,11 +113,16 @@ impl Unbound {
         mac.update(&self.hashed);
         mac.update(&(client_id.len() as u64).to_le_bytes());
         mac.update(client_id.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut link = [0; 16];
-        link.copy_from_slice(&digest[..16]);
-        Link(link)
+        truncated(mac)
     }
+}
+
+/// The first 128 bits of an HMAC.
+fn truncated(mac: Hmac<Sha256>) -> Link {
+    let digest = mac.finalize().into_bytes();
+    let mut link = [0; 16];
+    link.copy_from_slice(&digest[..16]);
+    Link(link)
 }
 
 impl std::fmt::Debug for Unbound {
@@ -140,6 +161,15 @@ mod tests {
         let link = key.link(Shared::Code, "app", "abc");
         assert_eq!(link, key.link(Shared::Code, "app", "abc"));
         assert_eq!(link, key.unbound(Shared::Code, "abc").bind("app"));
+        // Every other kind is one HMAC, still bound to its client.
+        let state = key.link(Shared::State, "app", "abc");
+        assert_ne!(state, key.unbound(Shared::State, "abc").bind("app"));
+        assert_ne!(state, key.link(Shared::State, "other-app", "abc"));
+        assert_ne!(
+            state,
+            key.link(Shared::State, "ap", "pabc"),
+            "the length first"
+        );
         assert_ne!(link, key.link(Shared::State, "app", "abc"));
         assert_ne!(link, key.link(Shared::Code, "app", "abd"));
         assert_ne!(link, key.link(Shared::Code, "other-app", "abc"));
