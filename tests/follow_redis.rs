@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
 use support::flow::{
     authorize, authorized_at_once, code_redirect, redeemed, redirect, resume, server, walk, Leg,
-    CODE, STATE,
+    CHALLENGE, CODE, STATE, VERIFIER,
 };
 use support::redis_server::Redis;
 use support::{block_on, capturing, CapturedEvent};
@@ -372,4 +372,63 @@ fn each_instance_keeps_at_most_its_budget_and_says_so() {
     // burst's refusals and the first of the next.
     let not_kept: usize = flooded[0].field("not_kept").parse().unwrap();
     assert!((40..=50).contains(&not_kept), "{not_kept}");
+}
+
+#[test]
+fn an_echoed_state_two_clients_claim_leaves_each_its_own_links() {
+    // `wizard` (PKCE) and, through another instance, `partner` under the
+    // same `state`: the second keep finds the echoed `state` held by another
+    // client, takes it away from both, and keeps `partner` under its own
+    // links. `wizard` is still redeemed by its verifier.
+    let redis = Redis::start();
+    let (subscriber, events) = capturing();
+    let mut one = instance(&redis.client(), HASH_KEY);
+    let mut other = instance(&redis.client(), HASH_KEY);
+    let page = || {
+        http::Response::builder()
+            .header(http::header::CONTENT_TYPE, "text/html")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"<form>login</form>",
+            )))
+            .unwrap()
+    };
+    let as_partner = http::Request::get(format!(
+        "/authorize?response_type=code&client_id=partner&scope=admin&state={STATE}"
+    ))
+    .body(http_body_util::Full::default())
+    .unwrap();
+    let seen = Arc::clone(&events);
+    tracing::subscriber::with_default(subscriber, || {
+        block_on(async move {
+            walk(
+                &mut one,
+                Leg(
+                    authorize(&format!(
+                        "scope=read+write&state={STATE}&code_challenge={CHALLENGE}&code_challenge_method=S256"
+                    )),
+                    page(),
+                ),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            walk(&mut other, Leg(as_partner, page())).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            walk(
+                &mut one,
+                redeemed(&format!("code={CODE}&code_verifier={VERIFIER}")),
+            )
+            .await;
+            wait_for(&seen, NARROWED, 1).await;
+        })
+    });
+    let narrowed = named(&events, NARROWED);
+    assert_eq!(narrowed.len(), 1, "{narrowed:?}");
+    assert_eq!(narrowed[0].field("client_id"), "wizard");
+    assert!(named(&events, "oauth.follow.store_failed").is_empty());
+    // `partner`'s authorization was kept (a script that failed would not
+    // have): one entry, under its own bound `state` only.
+    let keys = keys(&redis);
+    let entries = keys.iter().filter(|key| key.contains(":a:")).count();
+    let links = keys.iter().filter(|key| key.contains(":l:")).count();
+    assert_eq!((entries, links), (1, 1), "{keys:?}");
 }

@@ -115,6 +115,8 @@ fn an_unreachable_upstream_is_a_502_and_a_slow_one_a_504() {
         Request::get("/authorize").body(Bytes::new()).unwrap(),
     ));
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    // The line may reach the reader a moment after the answer.
+    proxy.wait_for(|line| line.contains("invalid_scope_proxy.upstream_unreachable"));
     assert_eq!(
         proxy
             .named("invalid_scope_proxy.upstream_unreachable")
@@ -134,6 +136,7 @@ fn an_unreachable_upstream_is_a_502_and_a_slow_one_a_504() {
         Request::get("/authorize").body(Bytes::new()).unwrap(),
     ));
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    proxy.wait_for(|line| line.contains("invalid_scope_proxy.upstream_timeout"));
     assert_eq!(proxy.named("invalid_scope_proxy.upstream_timeout").len(), 1);
 }
 

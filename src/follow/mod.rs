@@ -120,7 +120,7 @@ impl FollowAuthorizations {
     /// operation (keep, add a link, take with all its links) is one Lua
     /// script, atomic in Redis, so one authorization is reported once by
     /// the whole fleet. The prefix is `invalid_scope_observer:<digest>:`,
-    /// the digest of the `hash_key`, so fleets with different keys never
+    /// a keyed digest (HMAC) of the `hash_key`, so fleets with different keys never
     /// share links ([`redis_prefix`](Self::redis_prefix) sets another;
     /// scripts name keys they compute, so a single Redis or a replicated
     /// one, not Redis Cluster). [`capacity`](Self::capacity) and
@@ -166,16 +166,15 @@ impl FollowAuthorizations {
             hash_key.len() >= 32,
             "FollowAuthorizations::in_redis: the hash key must have at least 32 bytes"
         );
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(hash_key);
-        let digest: String = digest[..6]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        // Keyed, so the namespace says nothing a guess of the key could be
+        // checked against offline.
+        let key = LinkKey::new(hash_key);
+        let digest = key.link(Shared::State, "", "invalid_scope_observer redis_prefix");
+        let digest: String = digest.to_hex()[..12].to_string();
         Self {
             redis: Some(RedisSettings {
                 client,
-                key: LinkKey::new(hash_key),
+                key,
                 prefix: format!("invalid_scope_observer:{digest}:"),
                 keeps_per_second: 200,
             }),

@@ -175,7 +175,9 @@ for i, key in ipairs(KEYS) do
       mine[#mine + 1] = i
     else
       redis.call('DEL', key)
-      redis.call('HSET', entry, 'links', string.gsub(held[2] or '', ARGV[8 + i], ''))
+      -- (gsub also returns a count: one value only.)
+      local rest = string.gsub(held[2] or '', ARGV[8 + i], '')
+      redis.call('HSET', entry, 'links', rest)
     end
   else
     mine[#mine + 1] = i
@@ -228,11 +230,15 @@ if not held[1] or held[2] then return false end
 return {holder, held[1]}
 ";
 
-/// Adds the link KEYS[1] to the authorization ARGV[2], for what is left of
-/// its time; a link another live authorization holds makes both ambiguous.
-/// ARGV: prefix, id, the link in hexadecimal, the most links.
+/// Adds the link KEYS[1] to the authorization ARGV[2], found by the link
+/// KEYS[2] (which must still lead to it), for what is left of its time; a
+/// link another live authorization holds makes both ambiguous. ARGV:
+/// prefix, id, the link in hexadecimal, the most links.
 const ADD_LINK: &str = r"
 local prefix, id = ARGV[1], ARGV[2]
+-- The link it was found by must still lead to it: between RESOLVE and
+-- this, another keep may have taken that link away.
+if redis.call('GET', KEYS[2]) ~= id then return 0 end
 local entry = prefix .. 'a:' .. id
 local left = redis.call('PTTL', entry)
 if left <= 0 then return 0 end
@@ -423,6 +429,7 @@ impl Task {
         let added: i64 = scripts
             .add_link
             .key(self.link_key(&link))
+            .key(self.link_key(&known))
             .arg(&self.prefix)
             .arg(id)
             .arg(link.to_hex())
