@@ -11,24 +11,32 @@ use ipnet::IpNet;
 /// the one before it; anything left of the first untrusted one is what a
 /// client claimed). An entry that is no address stops the walk at the last
 /// trusted hop; with every entry trusted, the leftmost.
+///
+/// Each entry is read on its own, from the header's bytes (one entry that is
+/// not ASCII does not hide the others), and an IPv4 address written as
+/// IPv6 (`::ffff:10.0.0.2`, as a dual-stack listener sees IPv4 peers) is
+/// read as the IPv4 address it is.
 pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|block| block.contains(ip));
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
-    let entries: Vec<&str> = headers
+    let entries: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
         .collect();
     let mut client = peer;
     for entry in entries.iter().rev() {
-        match entry.parse::<IpAddr>() {
-            Ok(ip) if is_trusted(&ip) => client = ip,
-            Ok(ip) => return ip,
-            Err(_) => return client,
+        let ip = std::str::from_utf8(entry)
+            .ok()
+            .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical());
+        match ip {
+            Some(ip) if is_trusted(&ip) => client = ip,
+            Some(ip) => return ip,
+            None => return client,
         }
     }
     client
@@ -83,6 +91,18 @@ mod tests {
         assert_eq!(
             client_ip(ip("10.0.0.3"), &headers(&["not-an-ip, 10.0.0.2"]), &trusted),
             ip("10.0.0.2")
+        );
+        // One entry that is not ASCII hides nothing to its right.
+        let mut raw = HeaderMap::new();
+        raw.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"caf\xc3\xa9, 203.0.113.7, 10.0.0.2").unwrap(),
+        );
+        assert_eq!(client_ip(ip("10.0.0.3"), &raw, &trusted), ip("203.0.113.7"));
+        // A dual-stack listener's IPv4 peer matches IPv4 blocks.
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.3"), &headers(&["203.0.113.8"]), &trusted),
+            ip("203.0.113.8")
         );
         // Every entry trusted: the leftmost.
         assert_eq!(

@@ -152,7 +152,9 @@ pub(crate) struct Cli {
         value_name = "CIDRS"
     )]
     trusted_proxies: Option<Vec<String>>,
-    /// Seconds the upstream may take to answer before a 504 [default: 30].
+    /// Seconds the upstream may take to answer, counted from the end of the
+    /// request body, before a 504; also how long it may stall mid-answer
+    /// [default: 30].
     #[arg(
         long,
         env = "INVALID_SCOPE_PROXY_UPSTREAM_TIMEOUT",

@@ -26,7 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, Service};
 
-use crate::limits::{BodyLimit, StallLimited};
+use crate::limits::{BodyLimit, BodyProgress, StallLimited};
 use crate::redact::Redacted;
 
 /// What the proxy answers: the upstream's body as it streams (cut when the
@@ -166,15 +166,16 @@ impl Inner {
         }
         if self.forwarded_headers {
             let trusted = client_address.is_some_and(|ClientAddress(peer)| {
-                self.trusted_proxies
-                    .iter()
-                    .any(|block| block.contains(&peer.ip()))
+                // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+                let ip = peer.ip().to_canonical();
+                self.trusted_proxies.iter().any(|block| block.contains(&ip))
             });
             add_forwarded(&mut parts.headers, client_address, host.as_ref(), trusted);
         }
+        let progress = parts.extensions.get::<BodyProgress>().cloned();
         let body = body.map_err(Into::into).boxed_unsync();
         let sent = self.client.request(Request::from_parts(parts, body));
-        match tokio::time::timeout(self.timeout, sent).await {
+        match self.answer_within(sent, progress).await {
             Ok(Ok(response)) => {
                 // Written once: every request storing it would make all
                 // cores contend for one cache line.
@@ -219,6 +220,39 @@ impl Inner {
                     StatusCode::GATEWAY_TIMEOUT,
                     "the authorization server did not answer in time",
                 )
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The upstream's answer, or `Err` when it took longer than
+    /// `upstream_timeout` counted from the end of the request body: while
+    /// a body still streams, `body_timeout` governs it (an upload longer
+    /// than the upstream timeout is no upstream failure, and a stalled one
+    /// is the client's, answered 408). Without a [`BodyProgress`], from now.
+    async fn answer_within<F: Future>(
+        &self,
+        sent: F,
+        progress: Option<BodyProgress>,
+    ) -> Result<F::Output, ()> {
+        let started = tokio::time::Instant::now();
+        let mut sent = std::pin::pin!(sent);
+        loop {
+            let now = tokio::time::Instant::now();
+            let deadline = match progress.as_ref().map(BodyProgress::ended) {
+                None => started + self.timeout,
+                Some(Some(ended)) => ended + self.timeout,
+                Some(None) => now + self.timeout,
+            };
+            tokio::select! {
+                answer = &mut sent => return Ok(answer),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let ended = progress.as_ref().is_none_or(|progress| progress.ended().is_some());
+                    if ended && tokio::time::Instant::now() >= deadline {
+                        return Err(());
+                    }
+                }
             }
         }
     }
@@ -315,7 +349,7 @@ fn add_forwarded(
         }
     }
     if let Some(ClientAddress(address)) = client {
-        let ip = address.ip().to_string();
+        let ip = address.ip().to_canonical().to_string();
         let earlier: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()

@@ -8,7 +8,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -66,6 +66,24 @@ impl BodyLimit {
     }
 }
 
+/// When a request's body was all read: the upstream's `upstream_timeout`
+/// counts from then, as an upload that streams steadily is governed by
+/// `body_timeout` alone. Shared by the body and the forwarder (a request
+/// extension).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BodyProgress(Arc<OnceLock<Instant>>);
+
+impl BodyProgress {
+    /// When the body ended; `None` while it is still being read.
+    pub(crate) fn ended(&self) -> Option<Instant> {
+        self.0.get().copied()
+    }
+
+    fn end(&self) {
+        let _ = self.0.set(Instant::now());
+    }
+}
+
 pin_project! {
     /// A request body that fails with [`BodyLimit::Stalled`] when no frame
     /// comes for `timeout`, and with [`BodyLimit::TooLarge`] past `max`
@@ -77,15 +95,21 @@ pin_project! {
         inner: B,
         stall: Stall,
         left: Option<u64>,
+        progress: BodyProgress,
     }
 }
 
-impl<B> LimitedBody<B> {
-    pub(crate) fn new(inner: B, limits: &Limits) -> Self {
+impl<B: Body> LimitedBody<B> {
+    /// `inner` limited, and `progress` told when it ends.
+    pub(crate) fn new(inner: B, limits: &Limits, progress: BodyProgress) -> Self {
+        if inner.is_end_stream() {
+            progress.end();
+        }
         Self {
             inner,
             stall: Stall::new(limits.body_timeout),
             left: limits.max_body_bytes,
+            progress,
         }
     }
 }
@@ -134,8 +158,8 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.project();
-        match this.inner.poll_frame(cx) {
+        let mut this = self.project();
+        match this.inner.as_mut().poll_frame(cx) {
             Poll::Pending => {
                 ready!(this.stall.poll(cx));
                 Poll::Ready(Some(Err(BodyLimit::Stalled.into())))
@@ -148,10 +172,17 @@ where
                         None => return Poll::Ready(Some(Err(BodyLimit::TooLarge.into()))),
                     }
                 }
+                // A reader that trusts the end hint polls no further.
+                if this.inner.is_end_stream() {
+                    this.progress.end();
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                this.progress.end();
+                Poll::Ready(None)
+            }
         }
     }
 
@@ -344,20 +375,44 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_over_the_cap_fails_and_one_within_passes() {
-        let body = LimitedBody::new(Full::new(Bytes::from_static(b"12345")), &limits(Some(4)));
+        let body = LimitedBody::new(
+            Full::new(Bytes::from_static(b"12345")),
+            &limits(Some(4)),
+            BodyProgress::default(),
+        );
         let error = body.collect().await.unwrap_err();
         assert_eq!(BodyLimit::in_chain(&*error), Some(BodyLimit::TooLarge));
-        let body = LimitedBody::new(Full::new(Bytes::from_static(b"1234")), &limits(Some(4)));
+        let body = LimitedBody::new(
+            Full::new(Bytes::from_static(b"1234")),
+            &limits(Some(4)),
+            BodyProgress::default(),
+        );
         assert_eq!(body.collect().await.unwrap().to_bytes(), "1234");
     }
 
     #[tokio::test]
     async fn a_stalled_body_fails_after_the_timeout() {
-        let body = LimitedBody::new(Stalls(false), &limits(None));
+        let body = LimitedBody::new(Stalls(false), &limits(None), BodyProgress::default());
         let started = Instant::now();
         let error = body.collect().await.unwrap_err();
         assert_eq!(BodyLimit::in_chain(&*error), Some(BodyLimit::Stalled));
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn progress_says_when_the_body_ended() {
+        let progress = BodyProgress::default();
+        let body = LimitedBody::new(
+            Full::new(Bytes::from_static(b"abc")),
+            &limits(None),
+            progress.clone(),
+        );
+        assert_eq!(progress.ended(), None, "not read yet");
+        body.collect().await.unwrap();
+        assert!(progress.ended().is_some());
+        let empty = BodyProgress::default();
+        let _body = LimitedBody::new(Full::new(Bytes::new()), &limits(None), empty.clone());
+        assert!(empty.ended().is_some(), "an empty body has ended at once");
     }
 
     #[test]

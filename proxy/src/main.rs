@@ -325,7 +325,10 @@ where
                         }
                         let (mut parts, body) = request.into_parts();
                         parts.extensions.insert(ClientAddress(peer));
-                        let request = Request::from_parts(parts, LimitedBody::new(body, &limits));
+                        let progress = limits::BodyProgress::default();
+                        parts.extensions.insert(progress.clone());
+                        let body = LimitedBody::new(body, &limits, progress);
+                        let request = Request::from_parts(parts, body);
                         let response = match span {
                             Some(span) => service.oneshot(request).instrument(span).await?,
                             None => service.oneshot(request).await?,

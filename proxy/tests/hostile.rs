@@ -375,3 +375,48 @@ fn client_ip_on_every_event_when_asked_from_the_peer_or_a_trusted_proxy() {
     rejection(&proxy);
     assert_eq!(client_ips(proxy.stop().1), ["203.0.113.7"]);
 }
+
+/// `upstream_timeout` counts from the end of the request body: a stalled
+/// body is the client's (408, no upstream error), and an upload that
+/// streams steadily for longer than the upstream timeout is forwarded.
+#[test]
+fn the_upstream_timeout_waits_for_the_body() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, rejecting_authorize, Duration::ZERO);
+    let proxy = Proxy::start(
+        upstream.address,
+        "upstream_timeout = 1\n[limits]\nbody_timeout = 1\n",
+    );
+    let mut stalled = connect(proxy.listen);
+    stalled
+        .write_all(b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        .unwrap();
+    let (written, _) = until_closed(&mut stalled, Instant::now());
+    assert!(written.starts_with("HTTP/1.1 408"), "{written}");
+    // Four chunks 600 ms apart: 2.4 s of upload, each gap within
+    // body_timeout.
+    let mut steady = connect(proxy.listen);
+    steady
+        .write_all(
+            b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    for chunk in [b"ab", b"cd", b"ef", b"gh"] {
+        std::thread::sleep(Duration::from_millis(600));
+        steady.write_all(chunk).unwrap();
+    }
+    let (written, _) = until_closed(&mut steady, Instant::now());
+    assert!(written.starts_with("HTTP/1.1 200"), "{written}");
+    let text = metrics(&runtime, &proxy);
+    assert!(
+        !text.contains("invalid_scope_proxy_upstream_errors_total"),
+        "{text}"
+    );
+    let (_, events) = proxy.stop();
+    assert!(
+        !events
+            .iter()
+            .any(|event| event["fields"]["message"] == "invalid_scope_proxy.upstream_timeout"),
+        "{events:#?}"
+    );
+}
