@@ -28,18 +28,22 @@ impl Prometheus {
     /// second.
     fn start(target: SocketAddr) -> Self {
         let directory = tempfile::tempdir().unwrap();
-        let rules = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../deploy/prometheus/invalid-scope.rules.yml")
-            .canonicalize()
-            .unwrap();
+        let rules = |name: &str| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../deploy/prometheus")
+                .join(name)
+                .canonicalize()
+                .unwrap()
+        };
         let config = directory.path().join("prometheus.yml");
         std::fs::write(
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-                 rule_files:\n  - {}\n\
+                 rule_files:\n  - {}\n  - {}\n\
                  scrape_configs:\n  - job_name: invalid-scope-proxy\n    static_configs:\n      - targets: [\"{target}\"]\n",
-                rules.display()
+                rules("invalid-scope.rules.yml").display(),
+                rules("invalid-scope-proxy.rules.yml").display()
             ),
         )
         .unwrap();
