@@ -267,15 +267,25 @@ where
     }
 }
 
-/// One connection's requests in flight, and since when it has had none:
-/// the server loop closes a connection idle for `header_timeout`, whatever
-/// its protocol and however far it got with a request head (a silent
-/// connection, a trickled head, a kept-alive or an HTTP/2 connection with
-/// no stream are all idle).
+/// One connection's requests in flight, since when it has had none, and
+/// when a response of it last moved. The server loop closes a connection
+/// idle for `header_timeout`, whatever its protocol and however far it got
+/// with a request head (a silent connection, a trickled head, a kept-alive
+/// or an HTTP/2 connection with no stream are all idle), and one whose
+/// responses being sent have not moved for `body_timeout` (a client that
+/// reads nothing, or an HTTP/2 client that opens no flow-control window:
+/// hyper then stops taking frames, and each such response would hold its
+/// upstream connection forever).
 #[derive(Debug)]
 pub(crate) struct Activity {
     in_flight: AtomicUsize,
     idle_since: Mutex<Instant>,
+    /// Responses whose bodies are being sent.
+    sending: AtomicUsize,
+    /// When one of them last gave a frame away (or began).
+    moved: Mutex<Instant>,
+    /// Wakes the server loop when a request or a response begins.
+    changed: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -283,47 +293,81 @@ impl Activity {
         Arc::new(Self {
             in_flight: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
+            sending: AtomicUsize::new(0),
+            moved: Mutex::new(Instant::now()),
+            changed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Ready when a request or a response began since the last call.
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// A request starts; it is in flight until the guard (carried by its
     /// answer's body) drops.
     pub(crate) fn start(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(Arc::clone(self))
+        self.changed.notify_one();
+        InFlight {
+            activity: Arc::clone(self),
+            sending: false,
+        }
     }
 
-    /// When the connection may be closed for idling so long, or `None`
-    /// while a request is in flight.
-    pub(crate) fn idle_deadline(&self, timeout: Duration) -> Option<Instant> {
-        (self.in_flight.load(Ordering::Relaxed) == 0).then(|| {
-            *self
-                .idle_since
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                + timeout
-        })
+    /// When the connection may be closed: `header_timeout` after it last had
+    /// a request in flight, or `body_timeout` after a response being sent
+    /// last moved; `None` while requests wait on their own timers (a body
+    /// still coming, an upstream still answering).
+    pub(crate) fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            return Some(*lock(&self.idle_since) + limits.header_timeout);
+        }
+        (self.sending.load(Ordering::Relaxed) > 0).then(|| *lock(&self.moved) + limits.body_timeout)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A request in flight on its connection.
 #[derive(Debug)]
-pub(crate) struct InFlight(Arc<Activity>);
+pub(crate) struct InFlight {
+    activity: Arc<Activity>,
+    /// Whether its response is being sent (counted in `sending`).
+    sending: bool,
+}
+
+impl InFlight {
+    /// Its response begins to be sent.
+    fn sending(&mut self) {
+        if !std::mem::replace(&mut self.sending, true) {
+            self.activity.sending.fetch_add(1, Ordering::Relaxed);
+            self.moved();
+            self.activity.changed.notify_one();
+        }
+    }
+
+    /// Its response gave a frame away.
+    fn moved(&self) {
+        *lock(&self.activity.moved) = Instant::now();
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        *self
-            .0
-            .idle_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        *lock(&self.activity.idle_since) = Instant::now();
+        if self.sending {
+            self.activity.sending.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 pin_project! {
     /// An answer's body that keeps its request in flight until it is sent
-    /// or dropped.
+    /// or dropped, and tells the connection each time a frame goes.
     pub(crate) struct Guarded<B> {
         #[pin]
         inner: B,
@@ -332,7 +376,8 @@ pin_project! {
 }
 
 impl<B> Guarded<B> {
-    pub(crate) fn new(inner: B, guard: InFlight) -> Self {
+    pub(crate) fn new(inner: B, mut guard: InFlight) -> Self {
+        guard.sending();
         Self { inner, guard }
     }
 }
@@ -345,7 +390,12 @@ impl<B: Body> Body for Guarded<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        let frame = this.inner.poll_frame(cx);
+        if frame.is_ready() {
+            this.guard.moved();
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -423,12 +473,19 @@ mod tests {
             .unwrap();
         runtime.block_on(async {
             let activity = Activity::new();
-            let timeout = Duration::from_secs(1);
-            assert!(activity.idle_deadline(timeout).is_some());
+            let limits = limits(None);
+            assert!(activity.deadline(&limits).is_some(), "idle");
             let guard = activity.start();
-            assert!(activity.idle_deadline(timeout).is_none());
-            drop(guard);
-            assert!(activity.idle_deadline(timeout).unwrap() > Instant::now());
+            assert!(
+                activity.deadline(&limits).is_none(),
+                "waiting on its own timers"
+            );
+            // Its response being sent: closed if it does not move.
+            let body = Guarded::new(Full::new(Bytes::from_static(b"ok")), guard);
+            let stalled = activity.deadline(&limits).unwrap();
+            assert!(stalled <= Instant::now() + limits.body_timeout);
+            drop(body);
+            assert!(activity.deadline(&limits).unwrap() > Instant::now() + Duration::from_secs(9));
         });
     }
 

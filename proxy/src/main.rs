@@ -342,16 +342,23 @@ where
                 tokio::spawn(async move {
                     let mut connection = std::pin::pin!(connection);
                     loop {
-                        let deadline = activity.idle_deadline(limits.header_timeout);
+                        let deadline = activity.deadline(&limits);
                         tokio::select! {
                             // A client that goes away mid-request is its own business.
                             _ = connection.as_mut() => break,
-                            _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + limits.header_timeout)) => {
+                            // A request began or its response did: the
+                            // deadline changed.
+                            () = activity.changed() => {}
+                            // Without a deadline (requests on their own
+                            // timers), look again soon enough to see a
+                            // response begin and stall.
+                            _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + limits.header_timeout.min(limits.body_timeout))) => {
                                 // Idle that long (no request in flight: a
                                 // silent or trickling client, a kept-alive
-                                // or an HTTP/2 connection with no stream):
-                                // closed by dropping it.
-                                if activity.idle_deadline(limits.header_timeout).is_some_and(|at| at <= tokio::time::Instant::now()) {
+                                // or an HTTP/2 connection with no stream),
+                                // or its responses stuck that long (a client
+                                // that reads nothing): closed by dropping it.
+                                if activity.deadline(&limits).is_some_and(|at| at <= tokio::time::Instant::now()) {
                                     break;
                                 }
                             }

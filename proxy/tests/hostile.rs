@@ -420,3 +420,37 @@ fn the_upstream_timeout_waits_for_the_body() {
         "{events:#?}"
     );
 }
+
+/// A 64 MiB page: more than the kernel's buffers hold between a client
+/// that reads nothing and the proxy.
+fn big_page(_request: &Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
+    http::Response::new(bytes::Bytes::from(vec![b'a'; 64 << 20]))
+}
+
+/// A client that asks and then reads nothing (on HTTP/2, one that opens no
+/// flow-control window does the same): hyper stops taking frames of the
+/// answer, so without a limit the request, and the upstream connection
+/// under it, would be held forever. After `body_timeout` without a frame
+/// taken, the connection is closed, mid-answer.
+#[test]
+fn a_client_that_reads_nothing_is_cut_after_body_timeout() {
+    let runtime = runtime();
+    let upstream = upstream(&runtime, big_page, Duration::ZERO);
+    let proxy = Proxy::start(
+        upstream.address,
+        "known_scopes = [\"read\"]\n[limits]\nbody_timeout = 1\nmax_body_bytes = 0\n",
+    );
+    let mut client = connect(proxy.listen);
+    client
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let (written, _) = until_closed(&mut client, Instant::now());
+    assert!(written.starts_with("HTTP/1.1 200"));
+    assert!(
+        written.len() < 64 << 20,
+        "the whole answer was held for the client: {} bytes",
+        written.len()
+    );
+    proxy.stop();
+}
