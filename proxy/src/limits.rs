@@ -284,8 +284,6 @@ pub(crate) struct Activity {
     sending: AtomicUsize,
     /// When one of them last gave a frame away (or began).
     moved: Mutex<Instant>,
-    /// Wakes the server loop when a request or a response begins.
-    changed: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -295,20 +293,13 @@ impl Activity {
             idle_since: Mutex::new(Instant::now()),
             sending: AtomicUsize::new(0),
             moved: Mutex::new(Instant::now()),
-            changed: tokio::sync::Notify::new(),
         })
-    }
-
-    /// Ready when a request or a response began since the last call.
-    pub(crate) async fn changed(&self) {
-        self.changed.notified().await;
     }
 
     /// A request starts; it is in flight until the guard (carried by its
     /// answer's body) drops.
     pub(crate) fn start(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.changed.notify_one();
         InFlight {
             activity: Arc::clone(self),
             sending: false,
@@ -345,7 +336,6 @@ impl InFlight {
         if !std::mem::replace(&mut self.sending, true) {
             self.activity.sending.fetch_add(1, Ordering::Relaxed);
             self.moved();
-            self.activity.changed.notify_one();
         }
     }
 

@@ -346,13 +346,16 @@ where
                         tokio::select! {
                             // A client that goes away mid-request is its own business.
                             _ = connection.as_mut() => break,
-                            // A request began or its response did: the
-                            // deadline changed.
-                            () = activity.changed() => {}
-                            // Without a deadline (requests on their own
-                            // timers), look again soon enough to see a
-                            // response begin and stall.
-                            _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + limits.header_timeout.min(limits.body_timeout))) => {
+                            // Never longer than body_timeout: a request
+                            // may begin meanwhile and its answer stall
+                            // (noticed within twice body_timeout), and no
+                            // request wakes this loop, which would cost
+                            // every request a task wake-up.
+                            _ = tokio::time::sleep_until(
+                                deadline
+                                    .unwrap_or(tokio::time::Instant::now() + limits.header_timeout)
+                                    .min(tokio::time::Instant::now() + limits.body_timeout)
+                            ) => {
                                 // Idle that long (no request in flight: a
                                 // silent or trickling client, a kept-alive
                                 // or an HTTP/2 connection with no stream),
