@@ -7,7 +7,7 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -282,8 +282,17 @@ pub(crate) struct Activity {
     idle_since: Mutex<Instant>,
     /// Responses whose bodies are being sent.
     sending: AtomicUsize,
-    /// When one of them last gave a frame away (or began).
-    moved: Mutex<Instant>,
+    /// Frames those responses gave away, and responses begun: a count the
+    /// server loop compares between two looks (cheaper per frame than a
+    /// clock).
+    moves: AtomicU64,
+}
+
+/// What the server loop saw of a connection's answers at its last look.
+#[derive(Debug)]
+pub(crate) struct Looked {
+    moves: u64,
+    since: Instant,
 }
 
 impl Activity {
@@ -292,7 +301,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
             sending: AtomicUsize::new(0),
-            moved: Mutex::new(Instant::now()),
+            moves: AtomicU64::new(0),
         })
     }
 
@@ -306,15 +315,32 @@ impl Activity {
         }
     }
 
-    /// When the connection may be closed: `header_timeout` after it last had
-    /// a request in flight, or `body_timeout` after a response being sent
-    /// last moved; `None` while requests wait on their own timers (a body
-    /// still coming, an upstream still answering).
-    pub(crate) fn deadline(&self, limits: &Limits) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Relaxed) == 0 {
-            return Some(*lock(&self.idle_since) + limits.header_timeout);
+    /// When the connection may be closed for idling: `header_timeout` after
+    /// it last had a request in flight; `None` while one is.
+    pub(crate) fn idle_deadline(&self, timeout: Duration) -> Option<Instant> {
+        (self.in_flight.load(Ordering::Relaxed) == 0).then(|| *lock(&self.idle_since) + timeout)
+    }
+
+    /// A first look, for [`stalled`](Self::stalled) to compare with.
+    pub(crate) fn look(&self) -> Looked {
+        Looked {
+            moves: self.moves.load(Ordering::Relaxed),
+            since: Instant::now(),
         }
-        (self.sending.load(Ordering::Relaxed) > 0).then(|| *lock(&self.moved) + limits.body_timeout)
+    }
+
+    /// Whether answers are being sent and none has moved since `looked`
+    /// for `timeout` (a client that reads nothing); updates `looked`.
+    pub(crate) fn stalled(&self, looked: &mut Looked, timeout: Duration) -> bool {
+        let moves = self.moves.load(Ordering::Relaxed);
+        if moves != looked.moves || self.sending.load(Ordering::Relaxed) == 0 {
+            *looked = Looked {
+                moves,
+                since: Instant::now(),
+            };
+            return false;
+        }
+        looked.since.elapsed() >= timeout
     }
 }
 
@@ -341,7 +367,7 @@ impl InFlight {
 
     /// Its response gave a frame away.
     fn moved(&self) {
-        *lock(&self.activity.moved) = Instant::now();
+        self.activity.moves.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -456,26 +482,28 @@ mod tests {
     }
 
     #[test]
-    fn idle_only_without_a_request_in_flight() {
+    fn idle_only_without_a_request_in_flight_and_stalled_only_while_sending() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
         runtime.block_on(async {
             let activity = Activity::new();
-            let limits = limits(None);
-            assert!(activity.deadline(&limits).is_some(), "idle");
+            let timeout = Duration::from_millis(20);
+            assert!(activity.idle_deadline(timeout).is_some());
+            let mut looked = activity.look();
             let guard = activity.start();
-            assert!(
-                activity.deadline(&limits).is_none(),
-                "waiting on its own timers"
-            );
-            // Its response being sent: closed if it does not move.
+            assert!(activity.idle_deadline(timeout).is_none());
+            tokio::time::sleep(timeout).await;
+            assert!(!activity.stalled(&mut looked, timeout), "nothing sent yet");
+            // Its answer begins, then takes no frame.
             let body = Guarded::new(Full::new(Bytes::from_static(b"ok")), guard);
-            let stalled = activity.deadline(&limits).unwrap();
-            assert!(stalled <= Instant::now() + limits.body_timeout);
+            assert!(!activity.stalled(&mut looked, timeout), "it just began");
+            tokio::time::sleep(timeout).await;
+            assert!(activity.stalled(&mut looked, timeout));
             drop(body);
-            assert!(activity.deadline(&limits).unwrap() > Instant::now() + Duration::from_secs(9));
+            assert!(!activity.stalled(&mut looked, timeout), "sent");
+            assert!(activity.idle_deadline(timeout).unwrap() > Instant::now());
         });
     }
 

@@ -341,27 +341,30 @@ where
                 let (open, open_gauge) = (Arc::clone(&open), open_gauge.clone());
                 tokio::spawn(async move {
                     let mut connection = std::pin::pin!(connection);
+                    let mut looked = activity.look();
                     loop {
-                        let deadline = activity.deadline(&limits);
+                        let now = tokio::time::Instant::now();
+                        // Never longer than body_timeout, to see answers
+                        // stall (within twice body_timeout); no request
+                        // wakes this loop, which would cost every request
+                        // a task wake-up.
+                        let wake = activity
+                            .idle_deadline(limits.header_timeout)
+                            .unwrap_or(now + limits.header_timeout)
+                            .min(now + limits.body_timeout);
                         tokio::select! {
                             // A client that goes away mid-request is its own business.
                             _ = connection.as_mut() => break,
-                            // Never longer than body_timeout: a request
-                            // may begin meanwhile and its answer stall
-                            // (noticed within twice body_timeout), and no
-                            // request wakes this loop, which would cost
-                            // every request a task wake-up.
-                            _ = tokio::time::sleep_until(
-                                deadline
-                                    .unwrap_or(tokio::time::Instant::now() + limits.header_timeout)
-                                    .min(tokio::time::Instant::now() + limits.body_timeout)
-                            ) => {
+                            _ = tokio::time::sleep_until(wake) => {
                                 // Idle that long (no request in flight: a
                                 // silent or trickling client, a kept-alive
                                 // or an HTTP/2 connection with no stream),
-                                // or its responses stuck that long (a client
+                                // or its answers stuck that long (a client
                                 // that reads nothing): closed by dropping it.
-                                if activity.deadline(&limits).is_some_and(|at| at <= tokio::time::Instant::now()) {
+                                let idle = activity
+                                    .idle_deadline(limits.header_timeout)
+                                    .is_some_and(|at| at <= tokio::time::Instant::now());
+                                if idle || activity.stalled(&mut looked, limits.body_timeout) {
                                     break;
                                 }
                             }
