@@ -13,8 +13,8 @@ use http::Request;
 use http_body_util::Full;
 use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
 use support::flow::{
-    authorize, authorized_at_once, code_redirect, grant, redeemed, redirect, resume, server, token,
-    walk, Leg, CHALLENGE, CODE, STATE, VERIFIER,
+    authorize, authorized_at_once, code_redirect, grant, login_page, redeemed, redirect, resume,
+    server, token, walk, Leg, CHALLENGE, CODE, STATE, VERIFIER,
 };
 use support::{ours, run_captured, CapturedEvent};
 use tower::Layer;
@@ -511,15 +511,6 @@ fn an_authorize_request_answered_with_a_login_page_is_kept() {
         redeemed(&format!("code={CODE}")),
     ]);
     assert_one_narrowing(&events);
-}
-
-/// The login page a server answers an authorize request with before the
-/// code comes, to a later request.
-fn login_page() -> http::Response<Full<Bytes>> {
-    http::Response::builder()
-        .header(CONTENT_TYPE, "text/html")
-        .body(Full::new(Bytes::from_static(b"<form>login</form>")))
-        .unwrap()
 }
 
 fn authorize_as(client_id: &str, scope: &str) -> Request<Full<Bytes>> {

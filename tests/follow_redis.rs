@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
 use support::flow::{
-    authorize, authorized_at_once, code_redirect, redeemed, redirect, resume, server, walk, Leg,
-    CHALLENGE, CODE, STATE, VERIFIER,
+    authorize, authorized_at_once, code_redirect, login_page, redeemed, redirect, resume, server,
+    walk, Leg, CHALLENGE, CODE, STATE, VERIFIER,
 };
 use support::redis_server::Redis;
 use support::{block_on, capturing, CapturedEvent};
@@ -298,21 +298,13 @@ fn a_link_two_requests_of_one_client_claim_is_reported_by_no_instance() {
     let (subscriber, events) = capturing();
     let mut one = instance(&redis.client(), HASH_KEY);
     let mut other = instance(&redis.client(), HASH_KEY);
-    let page = || {
-        http::Response::builder()
-            .header(http::header::CONTENT_TYPE, "text/html")
-            .body(http_body_util::Full::new(bytes::Bytes::from_static(
-                b"<form>login</form>",
-            )))
-            .unwrap()
-    };
     tracing::subscriber::with_default(subscriber, || {
         block_on(async move {
             walk(
                 &mut one,
                 Leg(
                     authorize(&format!("scope=read+write&state={STATE}")),
-                    page(),
+                    login_page(),
                 ),
             )
             .await;
@@ -320,7 +312,10 @@ fn a_link_two_requests_of_one_client_claim_is_reported_by_no_instance() {
             // The forged one, through another instance, after the real one.
             walk(
                 &mut other,
-                Leg(authorize(&format!("scope=admin&state={STATE}")), page()),
+                Leg(
+                    authorize(&format!("scope=admin&state={STATE}")),
+                    login_page(),
+                ),
             )
             .await;
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -384,14 +379,6 @@ fn an_echoed_state_two_clients_claim_leaves_each_its_own_links() {
     let (subscriber, events) = capturing();
     let mut one = instance(&redis.client(), HASH_KEY);
     let mut other = instance(&redis.client(), HASH_KEY);
-    let page = || {
-        http::Response::builder()
-            .header(http::header::CONTENT_TYPE, "text/html")
-            .body(http_body_util::Full::new(bytes::Bytes::from_static(
-                b"<form>login</form>",
-            )))
-            .unwrap()
-    };
     let as_partner = http::Request::get(format!(
         "/authorize?response_type=code&client_id=partner&scope=admin&state={STATE}"
     ))
@@ -406,12 +393,12 @@ fn an_echoed_state_two_clients_claim_leaves_each_its_own_links() {
                     authorize(&format!(
                         "scope=read+write&state={STATE}&code_challenge={CHALLENGE}&code_challenge_method=S256"
                     )),
-                    page(),
+                    login_page(),
                 ),
             )
             .await;
             tokio::time::sleep(Duration::from_millis(100)).await;
-            walk(&mut other, Leg(as_partner, page())).await;
+            walk(&mut other, Leg(as_partner, login_page())).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
             walk(
                 &mut one,

@@ -32,6 +32,15 @@ pub fn authorize(query: &str) -> Request<Full<Bytes>> {
     .unwrap()
 }
 
+/// The login page a server answers an authorize request with before the
+/// code comes, to a later request.
+pub fn login_page() -> Response<Full<Bytes>> {
+    Response::builder()
+        .header(CONTENT_TYPE, "text/html")
+        .body(Full::new(Bytes::from_static(b"<form>login</form>")))
+        .unwrap()
+}
+
 pub fn redirect(location: &str) -> Response<Full<Bytes>> {
     Response::builder()
         .status(303)
