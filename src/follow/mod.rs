@@ -365,6 +365,12 @@ const KEPT_SCOPE_BYTES: usize = 1024;
 /// The most characters of a `client_id` kept (an event cuts it again to
 /// the layer's limit).
 const KEPT_CLIENT_ID_CHARS: usize = 256;
+/// `client_id` as kept and as every link is bound to it: cut to
+/// [`KEPT_CLIENT_ID_CHARS`].
+fn kept_client_id(client_id: &str) -> &str {
+    cut_to_chars(client_id, KEPT_CLIENT_ID_CHARS).0
+}
+
 /// The most characters of a `User-Agent` kept.
 const KEPT_USER_AGENT_CHARS: usize = 256;
 /// What one scope costs beside its text: its `Arc<str>` header, its slot in
@@ -409,7 +415,7 @@ impl Kept {
             return None;
         }
         let client_id = client_id.unwrap_or_default();
-        let (client_id, _) = cut_to_chars(&client_id, KEPT_CLIENT_ID_CHARS);
+        let client_id = kept_client_id(&client_id);
         Some(Self {
             requested_scopes,
             client_id: client_id.to_string(),
@@ -550,15 +556,8 @@ impl Follower {
             if !request.path().is_some_and(|path| self.paths.allows(path)) {
                 return;
             }
-            let client_id = cut_to_chars(client_id, KEPT_CLIENT_ID_CHARS).0;
-            let mut links: Vec<Link> = [
-                parameters.state.as_deref().map(|s| (Shared::State, s)),
-                challenge_link(&parameters),
-            ]
-            .into_iter()
-            .flatten()
-            .map(|(shared, value)| self.key.link(shared, client_id, value))
-            .collect();
+            let client_id = kept_client_id(client_id);
+            let mut links = self.bound_links(&parameters, client_id);
             links.extend(code.map(|code| code.bind(client_id)));
             if links.is_empty() {
                 count(UNFOLLOWABLE, 1);
@@ -590,23 +589,26 @@ impl Follower {
     /// names none).
     fn known_links(&self, parameters: &LinkParameters) -> Vec<Link> {
         match parameters.client_id.as_deref() {
-            Some(client_id) => {
-                let client_id = cut_to_chars(client_id, KEPT_CLIENT_ID_CHARS).0;
-                [
-                    parameters.state.as_deref().map(|s| (Shared::State, s)),
-                    challenge_link(parameters),
-                ]
-                .into_iter()
-                .flatten()
-                .map(|(shared, value)| self.key.link(shared, client_id, value))
-                .collect()
-            }
+            Some(client_id) => self.bound_links(parameters, kept_client_id(client_id)),
             None => parameters
                 .state
                 .iter()
                 .map(|state| self.key.link(Shared::EchoedState, "", state))
                 .collect(),
         }
+    }
+
+    /// The links of an authorize request's `state` and challenge, bound to
+    /// `client_id` (as [`kept_client_id`] cut it).
+    fn bound_links(&self, parameters: &LinkParameters, client_id: &str) -> Vec<Link> {
+        [
+            parameters.state.as_deref().map(|s| (Shared::State, s)),
+            challenge_link(parameters),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(shared, value)| self.key.link(shared, client_id, value))
+        .collect()
     }
 
     /// A device authorization answer (RFC 8628 §3.2): the request's scopes
@@ -631,8 +633,9 @@ impl Follower {
         if !request.path().is_some_and(|path| self.paths.allows(path)) {
             return;
         }
-        let bound = cut_to_chars(&client_id, KEPT_CLIENT_ID_CHARS).0;
-        let link = self.key.link(Shared::DeviceCode, bound, device_code);
+        let link = self
+            .key
+            .link(Shared::DeviceCode, kept_client_id(&client_id), device_code);
         self.keep(
             vec![link],
             requested_scopes,
@@ -670,7 +673,7 @@ impl Follower {
         // A token request that names no client, or two that disagree,
         // redeems nothing: an authorization is reported only to its client.
         let client_id = request.token_client_id()?;
-        let client_id = cut_to_chars(&client_id, KEPT_CLIENT_ID_CHARS).0.to_string();
+        let client_id = kept_client_id(&client_id).to_string();
         match parameters.grant_type.as_deref() {
             Some(AUTHORIZATION_CODE) => {
                 let mut links = Vec::with_capacity(3);
