@@ -107,8 +107,7 @@ fn authorize_through_one_instance_token_through_another_is_reported_once() {
     // is kept as one entry and its links (code, state, echoed state), under
     // the fleet's namespace, as hashes only.
     let mut connection = redis.client().get_connection().unwrap();
-    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
-    keys.sort();
+    let keys = keys(&redis);
     let kinds: Vec<&str> = keys
         .iter()
         .map(|key| {

@@ -21,7 +21,6 @@ fn counts(
     queries: &[&str],
 ) -> Vec<(Vec<(String, String)>, u64)> {
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
     let inner = support::redirecting("/cb?error=invalid_scope");
     let service = InvalidScopeObserverLayer::new(ScopeSet::parse("user:read"))
         .rate_limit(limit)
@@ -36,30 +35,17 @@ fn counts(
             support::block_on(service.clone().oneshot(request)).unwrap();
         }
     });
-    let mut series: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
+    all_counters(&recorder)
         .into_iter()
         // Counted apart, and tested below.
-        .filter(|(key, _, _, _)| {
-            ![UNEXPLAINED_REJECTIONS, SUPPRESSED_EVENTS].contains(&key.key().name())
+        .filter(|(name, _, _)| {
+            ![UNEXPLAINED_REJECTIONS, SUPPRESSED_EVENTS].contains(&name.as_str())
         })
-        .map(|(key, _, _, value)| {
-            assert_eq!(key.key().name(), "oauth_authorize_invalid_scope_total");
-            let mut labels: Vec<(String, String)> = key
-                .key()
-                .labels()
-                .map(|label| (label.key().to_string(), label.value().to_string()))
-                .collect();
-            labels.sort();
-            let DebugValue::Counter(count) = value else {
-                panic!("a counter");
-            };
+        .map(|(name, labels, count)| {
+            assert_eq!(name, "oauth_authorize_invalid_scope_total");
             (labels, count)
         })
-        .collect();
-    series.sort();
-    series
+        .collect()
 }
 
 fn label(scope: &str) -> Vec<(String, String)> {
