@@ -11,10 +11,15 @@ use std::task::{ready, Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::{AnswerWatch, HeadersOnly, ResponseBody, Watched, WithBodies};
+use crate::body::HeadersOnly;
+#[cfg(feature = "bodies")]
+use crate::body::{AnswerWatch, ResponseBody, Watched, WithBodies};
 use crate::capture::CapturedRequest;
+#[cfg(feature = "bodies")]
 use crate::detect::worth_watching;
-use crate::hooks::{GrantableScopes, OnRejection, ScopeDecision};
+#[cfg(feature = "bodies")]
+use crate::hooks::ScopeDecision;
+use crate::hooks::{GrantableScopes, OnRejection};
 use crate::observe::Observer;
 
 pin_project! {
@@ -80,6 +85,8 @@ where
     }
 }
 
+#[cfg(feature = "bodies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
 impl<F, G, H, B, E> Future for ResponseFuture<F, G, H, WithBodies>
 where
     F: Future<Output = Result<Response<B>, E>>,

@@ -8,8 +8,11 @@ use http::StatusCode;
 use tower_layer::Layer;
 use tracing::Level;
 
-use crate::body::{HeadersOnly, WithBodies};
+use crate::body::HeadersOnly;
+#[cfg(feature = "bodies")]
+use crate::body::WithBodies;
 use crate::detect::{Dialect, RedirectStatuses};
+#[cfg(feature = "follow")]
 use crate::follow::FollowAuthorizations;
 use crate::hooks::{GrantableScopes, KnownScopes, OnRejection};
 use crate::observe::{Observer, Settings};
@@ -90,6 +93,7 @@ impl<G: GrantableScopes> InvalidScopeObserverLayer<G> {
                 budgets: Arc::new(EventBudgets::new(RateLimit::default())),
                 #[cfg(feature = "metrics")]
                 metrics: None,
+                #[cfg(feature = "follow")]
                 follow: None,
                 settings: Settings::default(),
             }),
@@ -157,6 +161,8 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .body_limit(4 * 1024);
     /// # drop(layer);
     /// ```
+    #[cfg(feature = "bodies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
     pub fn observe_bodies(self) -> InvalidScopeObserverLayer<G, H, WithBodies> {
         InvalidScopeObserverLayer {
             observer: self.observer,
@@ -256,6 +262,8 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     ///     .redirect_members(["redirect_to", "redirect_uri"]);
     /// # drop(layer);
     /// ```
+    #[cfg(feature = "bodies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
     pub fn redirect_members<S: AsRef<str>>(self, members: impl IntoIterator<Item = S>) -> Self {
         let members: Vec<String> = members
             .into_iter()
@@ -428,6 +436,8 @@ impl<G, H, R> InvalidScopeObserverLayer<G, H, R> {
     }
 }
 
+#[cfg(feature = "bodies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
 impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     /// Keeps at most `bytes` bytes of each form body and JSON answer (8 KiB
     /// by default). A form cut by the limit still gives the parameters
@@ -470,6 +480,8 @@ impl<G, H> InvalidScopeObserverLayer<G, H, WithBodies> {
     ///     .follow_authorizations(FollowAuthorizations::in_memory());
     /// # drop(layer);
     /// ```
+    #[cfg(feature = "follow")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "follow")))]
     pub fn follow_authorizations(self, follow: FollowAuthorizations) -> Self {
         let follower = Arc::new(follow.start());
         self.configure(|observer| observer.follow = Some(follower))

@@ -14,6 +14,7 @@ pub mod body;
 
 mod observe;
 
+#[cfg(feature = "follow")]
 mod follow;
 
 mod capture;
@@ -29,6 +30,8 @@ mod scope;
 // The drift helpers: scope sets only, no http, tower or tracing.
 pub mod drift;
 
+#[cfg(feature = "follow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "follow")))]
 pub use crate::follow::{AuthorizePaths, FollowAuthorizations};
 #[cfg(feature = "posthog")]
 pub use crate::hooks::PostHogHook;

@@ -11,10 +11,12 @@ use http::{Response, StatusCode};
 use tracing::Level;
 
 use crate::capture::CapturedRequest;
-use crate::detect::{
-    code_redirect, error_description, page_worth_reading, CodeRedirect, Dialect, FormPostPage,
-    JsonAnswer, RedirectStatuses,
-};
+#[cfg(feature = "follow")]
+use crate::detect::{code_redirect, CodeRedirect};
+use crate::detect::{error_description, Dialect, RedirectStatuses};
+#[cfg(feature = "bodies")]
+use crate::detect::{page_worth_reading, FormPostPage, JsonAnswer};
+#[cfg(feature = "follow")]
 use crate::follow::{Follower, Redemption};
 use crate::hooks::{GrantableScopes, KnownScopes, OnRejection, ScopeDecision};
 use crate::report::{
@@ -42,6 +44,7 @@ pub(crate) struct Observer<G, H> {
     #[cfg(feature = "metrics")]
     pub(crate) metrics: Option<crate::hooks::ScopeMetrics>,
     /// Set when authorizations are followed from authorize to token.
+    #[cfg(feature = "follow")]
     pub(crate) follow: Option<Arc<Follower>>,
     pub(crate) settings: Settings,
 }
@@ -57,6 +60,7 @@ impl<G, H> Observer<G, H> {
             budgets: self.budgets,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
+            #[cfg(feature = "follow")]
             follow: self.follow,
             settings: self.settings,
         }
@@ -81,13 +85,15 @@ impl<G, H> Observer<G, H> {
                 "hook_sees_every_rejection",
                 &settings.hook_sees_every_rejection,
             )
-            .field("body_limit", &settings.body_limit)
             .field("scopes_per_field_limit", &limits.scopes_per_field)
             .field("scope_length_limit", &limits.scope_chars)
             .field("client_id_limit", &limits.client_id_chars)
             .field("user_agent_limit", &limits.user_agent_chars);
+        #[cfg(feature = "bodies")]
+        out.field("body_limit", &settings.body_limit);
         #[cfg(feature = "metrics")]
         out.field("metrics", &self.metrics);
+        #[cfg(feature = "follow")]
         out.field("follow_authorizations", &self.follow.is_some());
     }
 }
@@ -110,6 +116,7 @@ impl<G, H> Clone for Observer<G, H> {
             budgets: Arc::clone(&self.budgets),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
+            #[cfg(feature = "follow")]
             follow: self.follow.clone(),
             settings: self.settings,
         }
@@ -124,6 +131,7 @@ pub(crate) struct Settings {
     pub(crate) hook_sees_every_rejection: bool,
     pub(crate) narrowing_level: Level,
     /// How many bytes of a form body or a JSON answer are kept.
+    #[cfg(feature = "bodies")]
     pub(crate) body_limit: usize,
 }
 
@@ -139,6 +147,7 @@ impl Default for Settings {
             },
             hook_sees_every_rejection: false,
             narrowing_level: Level::INFO,
+            #[cfg(feature = "bodies")]
             body_limit: 8 * 1024,
         }
     }
@@ -199,6 +208,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 )
             });
         }
+        #[cfg(feature = "follow")]
         if let Some(follow) = &self.follow {
             let user_agent_chars = self.settings.limits.user_agent_chars;
             self.guarded(|| {
@@ -255,6 +265,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// when the request was one, else of the token or another endpoint); a
     /// redirect carried in a member is read like a `Location`; a grant
     /// whose `scope` lacks requested scopes is a narrowing.
+    #[cfg(feature = "bodies")]
     pub(crate) fn observe_json_answer(
         &self,
         request: &CapturedRequest,
@@ -283,6 +294,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
             JsonAnswer::AsRequested if status.is_success() => {
                 self.guarded(|| self.report_grant(request, status, decision, None))
             }
+            #[cfg(feature = "follow")]
             JsonAnswer::DeviceAuthorization(device_code) if status.is_success() => {
                 if let Some(follow) = &self.follow {
                     let user_agent_chars = self.settings.limits.user_agent_chars;
@@ -298,22 +310,26 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// A redirect a JSON answer carries in a member (`{"redirect_to": …}`
     /// from a single-page consent screen), read exactly like a `Location`:
     /// a rejection of the authorization request, or a code to follow.
+    #[cfg(feature = "bodies")]
     fn observe_carried_redirect(&self, request: &CapturedRequest, status: StatusCode, url: &str) {
         if self.dialect.location_says_invalid_scope(url.as_bytes()) {
             self.guarded(|| {
                 let description = || error_description(url.as_bytes());
                 self.report_rejection(request, status, None, RejectionKind::Authorize, description)
             });
-        } else if let Some(follow) = &self.follow {
-            let user_agent_chars = self.settings.limits.user_agent_chars;
-            self.guarded(|| {
-                follow.follow_code(
-                    request,
-                    status,
-                    code_redirect(url.as_bytes()),
-                    user_agent_chars,
-                )
-            });
+        } else {
+            #[cfg(feature = "follow")]
+            if let Some(follow) = &self.follow {
+                let user_agent_chars = self.settings.limits.user_agent_chars;
+                self.guarded(|| {
+                    follow.follow_code(
+                        request,
+                        status,
+                        code_redirect(url.as_bytes()),
+                        user_agent_chars,
+                    )
+                });
+            }
         }
     }
 
@@ -322,6 +338,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// that asked for form_post, or, when authorizations are followed, to
     /// any request (the code of node-oidc-provider's form_post page comes in
     /// the answer to a resume request that names no response mode).
+    #[cfg(feature = "bodies")]
     pub(crate) fn wants_form_post_page(
         &self,
         request: &CapturedRequest,
@@ -329,13 +346,13 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         headers: &http::HeaderMap,
     ) -> bool {
         // Cheapest first: the status, one header, then the query.
-        page_worth_reading(status, headers)
-            && (self.follow.is_some() || request.asks_for_form_post())
+        page_worth_reading(status, headers) && (self.follows() || request.asks_for_form_post())
     }
 
     /// Reads a page that may be a form_post answer: `error=invalid_scope`
     /// is a rejection of the authorize request; a `code` is followed like
     /// the code of a redirect.
+    #[cfg(feature = "bodies")]
     pub(crate) fn observe_form_post_page(
         &self,
         request: &CapturedRequest,
@@ -350,13 +367,18 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 let description = || page.error_description;
                 self.report_rejection(request, status, None, RejectionKind::Authorize, description)
             });
-        } else if let (Some(code), Some(follow)) = (page.code, &self.follow) {
-            let redirect = CodeRedirect {
-                code,
-                state: page.state,
-            };
-            let user_agent_chars = self.settings.limits.user_agent_chars;
-            self.guarded(|| follow.follow_code(request, status, Some(redirect), user_agent_chars));
+        } else {
+            #[cfg(feature = "follow")]
+            if let (Some(code), Some(follow)) = (page.code, &self.follow) {
+                let redirect = CodeRedirect {
+                    code,
+                    state: page.state,
+                };
+                let user_agent_chars = self.settings.limits.user_agent_chars;
+                self.guarded(|| {
+                    follow.follow_code(request, status, Some(redirect), user_agent_chars)
+                });
+            }
         }
     }
 
@@ -365,6 +387,7 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
     /// not), else with the token request's own `scope`. With a store that
     /// answers later (Redis), the report is made when it answers, in the
     /// request's span.
+    #[cfg(feature = "bodies")]
     fn report_grant(
         &self,
         request: &CapturedRequest,
@@ -372,28 +395,43 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
         decision: Option<&ScopeDecision>,
         granted: Option<ScopeSet>,
     ) {
-        let user_agent_chars = self.settings.limits.user_agent_chars;
-        let redeemed = self
-            .follow
-            .as_ref()
-            .and_then(|follow| Some((follow, follow.redemption(request)?)));
-        let Some((follow, redemption)) = redeemed else {
-            if let Some(granted) = granted {
-                let user_agent = request.user_agent(user_agent_chars);
-                let asked = Asked::of(request, decision);
-                report_narrowing(
-                    &self.budgets,
-                    &self.settings,
-                    &self.counting(),
-                    asked,
-                    user_agent,
-                    None,
-                    status,
-                    granted,
-                );
+        #[cfg(feature = "follow")]
+        if let Some(follow) = &self.follow {
+            if let Some(redemption) = follow.redemption(request) {
+                return self
+                    .report_redeemed(follow, redemption, request, status, decision, granted);
             }
-            return;
-        };
+        }
+        if let Some(granted) = granted {
+            let user_agent = request.user_agent(self.settings.limits.user_agent_chars);
+            let asked = Asked::of(request, decision);
+            report_narrowing(
+                &self.budgets,
+                &self.settings,
+                &self.counting(),
+                asked,
+                user_agent,
+                None,
+                status,
+                granted,
+            );
+        }
+    }
+
+    /// [`report_grant`](Self::report_grant) for a token request that
+    /// redeems an authorization the layer may have followed: reported once
+    /// the store says what the authorize request asked for.
+    #[cfg(feature = "follow")]
+    fn report_redeemed(
+        &self,
+        follow: &Follower,
+        redemption: Redemption,
+        request: &CapturedRequest,
+        status: StatusCode,
+        decision: Option<&ScopeDecision>,
+        granted: Option<ScopeSet>,
+    ) {
+        let user_agent_chars = self.settings.limits.user_agent_chars;
         // What the token request itself says, should the authorization not be found.
         let own = granted.is_some().then(|| {
             (
@@ -532,6 +570,15 @@ impl<G: GrantableScopes, H: OnRejection> Observer<G, H> {
                 .clone()
                 .map(|metrics| (metrics, self.known_scopes.clone())),
         }
+    }
+
+    /// Whether authorizations are followed (never without feature `follow`).
+    #[cfg(feature = "bodies")]
+    fn follows(&self) -> bool {
+        #[cfg(feature = "follow")]
+        return self.follow.is_some();
+        #[cfg(not(feature = "follow"))]
+        return false;
     }
 
     fn counts_in_metrics(&self) -> bool {

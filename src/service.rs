@@ -9,8 +9,12 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::body::{HeadersOnly, RequestBody, ResponseBody, WithBodies};
-use crate::capture::{BodyCapture, CapturedRequest};
+use crate::body::HeadersOnly;
+#[cfg(feature = "bodies")]
+use crate::body::{RequestBody, ResponseBody, WithBodies};
+#[cfg(feature = "bodies")]
+use crate::capture::BodyCapture;
+use crate::capture::CapturedRequest;
 use crate::future::ResponseFuture;
 use crate::hooks::{GrantableScopes, OnRejection};
 use crate::observe::Observer;
@@ -132,6 +136,8 @@ where
     }
 }
 
+#[cfg(feature = "bodies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
 impl<S, G, H, ReqB, ResB> Service<Request<ReqB>> for InvalidScopeObserver<S, G, H, WithBodies>
 where
     S: Service<Request<RequestBody<ReqB>>, Response = Response<ResB>>,

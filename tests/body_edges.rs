@@ -1,6 +1,7 @@
 //! Bodies at their edges: what the default layer does not read, lookalike
 //! answers, limits, bodies cut short or failed, narrowing levels and budgets,
 //! and what the hook sees of a token rejection.
+#![cfg(feature = "bodies")]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! JSON-typed answer, cut into frames anywhere, the layer never panics,
 //! hands both bodies on byte for byte, and reports exactly what it reports
 //! when each body comes in one frame.
+#![cfg(feature = "bodies")]
 
 mod support;
 

@@ -10,6 +10,7 @@ use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use http::Request;
+#[cfg(feature = "bodies")]
 use invalid_scope_observer::body::{RequestBody, ResponseBody, WithBodies};
 use invalid_scope_observer::future::ResponseFuture;
 use invalid_scope_observer::{
@@ -44,6 +45,7 @@ fn layer_service_and_future_are_send_sync_static_and_clone() {
 }
 
 #[test]
+#[cfg(feature = "bodies")]
 fn reading_bodies_keeps_every_bound() {
     send_sync_static::<InvalidScopeObserverLayer<ScopeSet, Hook, WithBodies>>();
     clone::<InvalidScopeObserverLayer<ScopeSet, Hook, WithBodies>>();

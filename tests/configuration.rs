@@ -38,6 +38,7 @@ fn settings_that_empty_every_event_are_refused_naming_the_setting() {
             panic_message(|| drop(layer().scope_length_limit(0))),
             "scope_length_limit(0)",
         ),
+        #[cfg(feature = "bodies")]
         (
             panic_message(|| drop(layer().observe_bodies().body_limit(0))),
             "body_limit(0)",
@@ -53,6 +54,7 @@ fn settings_that_empty_every_event_are_refused_naming_the_setting() {
             .scopes_per_field_limit(1)
             .scope_length_limit(1),
     );
+    #[cfg(feature = "bodies")]
     drop(layer().observe_bodies().body_limit(1));
 }
 
@@ -85,6 +87,7 @@ fn the_layer_and_its_services_debug_as_settings_a_person_reads() {
         "redirect_statuses: [302, 303]",
         "narrowing_level: INFO",
         "user_agent_limit: 80",
+        #[cfg(feature = "bodies")]
         "body_limit: 8192",
         "grantable: \"invalid_scope_observer::scope::ScopeSet\"",
     ] {

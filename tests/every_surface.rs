@@ -5,6 +5,7 @@
 //! boundary inside a percent-escape of the form and inside `invalid_scope`
 //! of the JSON answer. Each run also shows that the inner service received
 //! the request's frames, and the client the response's bytes, unchanged.
+#![cfg(feature = "bodies")]
 
 mod support;
 

@@ -8,18 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::convert::Infallible;
-
-use http::header::{CONTENT_TYPE, LOCATION};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
-use invalid_scope_observer::body::RequestBody;
+use http::Request;
 use invalid_scope_observer::{
     InvalidScopeObserverLayer, InvalidScopeRejection, RateLimit, ScopeSet, AUTHORIZE_EVENT,
-    TOKEN_EVENT,
 };
-use support::{ours, run_captured, CapturedEvent, Frames};
-use tower::{service_fn, Layer, ServiceExt};
+use support::{ours, run_captured, CapturedEvent};
+use tower::{Layer, ServiceExt};
 
 fn request() -> Request<()> {
     Request::get("/authorize?client_id=scanner&scope=admin")
@@ -173,81 +167,99 @@ fn count(events: &[CapturedEvent], message: &str) -> usize {
         .count()
 }
 
-/// A server that rejects authorization requests (GET) with a redirect and
-/// token requests (POST) with a JSON answer.
-fn rejecting_everything() -> impl tower::Service<
-    Request<RequestBody<Frames>>,
-    Response = Response<Frames>,
-    Error = Infallible,
-    Future = impl std::future::Future<Output = Result<Response<Frames>, Infallible>>,
-> + Clone {
-    service_fn(|request: Request<RequestBody<Frames>>| async move {
-        let response = if request.method() == Method::POST {
-            request.into_body().collect().await.unwrap();
-            Response::builder()
-                .status(StatusCode::BAD_REQUEST)
-                .header(CONTENT_TYPE, "application/json")
-                .body(Frames::new(&[r#"{"error":"invalid_scope"}"#]))
-        } else {
-            Response::builder()
-                .status(StatusCode::FOUND)
-                .header(LOCATION, "/cb?error=invalid_scope")
-                .body(Frames::new(&[]))
-        };
-        Ok(response.unwrap())
-    })
-}
+/// Token rejections, read from JSON answers, spend a budget of their own.
+#[cfg(feature = "bodies")]
+mod token_budget {
+    use std::convert::Infallible;
 
-fn token_request() -> Request<Frames> {
-    Request::post("/token")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Frames::new(&["grant_type=client_credentials&scope=admin"]))
-        .unwrap()
-}
+    use http::header::{CONTENT_TYPE, LOCATION};
+    use http::{Method, Request, Response, StatusCode};
+    use http_body_util::BodyExt;
+    use invalid_scope_observer::body::RequestBody;
+    use invalid_scope_observer::{
+        InvalidScopeObserverLayer, RateLimit, ScopeSet, AUTHORIZE_EVENT, TOKEN_EVENT,
+    };
+    use tower::{service_fn, Layer, ServiceExt};
 
-fn authorize_request() -> Request<Frames> {
-    Request::get("/authorize?client_id=scanner&scope=admin")
-        .body(Frames::new(&[]))
-        .unwrap()
-}
+    use super::accounted;
+    use super::support::{ours, run_captured, Frames};
 
-async fn send<S>(service: &S, request: Request<Frames>)
-where
-    S: tower::Service<
-            Request<Frames>,
-            Response = Response<invalid_scope_observer::body::ResponseBody<Frames>>,
-        > + Clone,
-    S::Error: std::fmt::Debug,
-{
-    let response = service.clone().oneshot(request).await.unwrap();
-    response.into_body().collect().await.ok();
-}
+    /// A server that rejects authorization requests (GET) with a redirect and
+    /// token requests (POST) with a JSON answer.
+    fn rejecting_everything() -> impl tower::Service<
+        Request<RequestBody<Frames>>,
+        Response = Response<Frames>,
+        Error = Infallible,
+        Future = impl std::future::Future<Output = Result<Response<Frames>, Infallible>>,
+    > + Clone {
+        service_fn(|request: Request<RequestBody<Frames>>| async move {
+            let response = if request.method() == Method::POST {
+                request.into_body().collect().await.unwrap();
+                Response::builder()
+                    .status(StatusCode::BAD_REQUEST)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Frames::new(&[r#"{"error":"invalid_scope"}"#]))
+            } else {
+                Response::builder()
+                    .status(StatusCode::FOUND)
+                    .header(LOCATION, "/cb?error=invalid_scope")
+                    .body(Frames::new(&[]))
+            };
+            Ok(response.unwrap())
+        })
+    }
 
-#[test]
-fn each_event_name_counts_only_its_own_rejections() {
-    let ((), events) = run_captured(async {
-        let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
-            .observe_bodies()
-            .rate_limit(RateLimit::per_second(1).burst(1));
-        let service = layer.layer(rejecting_everything());
-        for _ in 0..5 {
-            send(&service, authorize_request()).await;
-        }
-        for _ in 0..5 {
-            send(&service, token_request()).await;
-        }
-        drop((layer, service)); // a graceful shutdown
-    });
-    // The token budget is its own: the first token rejection is reported
-    // at once, carrying no authorization rejection in its `suppressed`.
-    let token_events: Vec<_> = ours(&events)
-        .into_iter()
-        .filter(|event| event.message() == TOKEN_EVENT)
-        .collect();
-    assert!(!token_events.is_empty(), "{events:?}");
-    assert_eq!(token_events[0].field("suppressed"), "0");
-    assert_eq!(accounted(&events, AUTHORIZE_EVENT), 5, "{events:?}");
-    assert_eq!(accounted(&events, TOKEN_EVENT), 5, "{events:?}");
+    fn token_request() -> Request<Frames> {
+        Request::post("/token")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Frames::new(&["grant_type=client_credentials&scope=admin"]))
+            .unwrap()
+    }
+
+    fn authorize_request() -> Request<Frames> {
+        Request::get("/authorize?client_id=scanner&scope=admin")
+            .body(Frames::new(&[]))
+            .unwrap()
+    }
+
+    async fn send<S>(service: &S, request: Request<Frames>)
+    where
+        S: tower::Service<
+                Request<Frames>,
+                Response = Response<invalid_scope_observer::body::ResponseBody<Frames>>,
+            > + Clone,
+        S::Error: std::fmt::Debug,
+    {
+        let response = service.clone().oneshot(request).await.unwrap();
+        response.into_body().collect().await.ok();
+    }
+
+    #[test]
+    fn each_event_name_counts_only_its_own_rejections() {
+        let ((), events) = run_captured(async {
+            let layer = InvalidScopeObserverLayer::new(ScopeSet::new())
+                .observe_bodies()
+                .rate_limit(RateLimit::per_second(1).burst(1));
+            let service = layer.layer(rejecting_everything());
+            for _ in 0..5 {
+                send(&service, authorize_request()).await;
+            }
+            for _ in 0..5 {
+                send(&service, token_request()).await;
+            }
+            drop((layer, service)); // a graceful shutdown
+        });
+        // The token budget is its own: the first token rejection is reported
+        // at once, carrying no authorization rejection in its `suppressed`.
+        let token_events: Vec<_> = ours(&events)
+            .into_iter()
+            .filter(|event| event.message() == TOKEN_EVENT)
+            .collect();
+        assert!(!token_events.is_empty(), "{events:?}");
+        assert_eq!(token_events[0].field("suppressed"), "0");
+        assert_eq!(accounted(&events, AUTHORIZE_EVENT), 5, "{events:?}");
+        assert_eq!(accounted(&events, TOKEN_EVENT), 5, "{events:?}");
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! (`follow_authorizations`): a token answer that grants fewer scopes than
 //! the authorize request asked for is reported once, whichever leg carries
 //! the code, and never with a code, state or verifier in it.
+#![cfg(feature = "follow")]
 
 mod support;
 

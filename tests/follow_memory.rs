@@ -4,6 +4,7 @@
 //! `FollowAuthorizations::MAX_AUTHORIZATION_BYTES`.
 //!
 //! One test only, so no other test thread allocates while a region counts.
+#![cfg(feature = "follow")]
 
 use std::alloc::System;
 use std::convert::Infallible;

@@ -2,6 +2,7 @@
 //! `error=invalid_scope` or a `code` back to the client. With bodies
 //! observed the page is read (html5gum's tokenizer): the rejection is
 //! reported, and with `follow_authorizations` the code is followed.
+#![cfg(feature = "follow")]
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! code, or `error=invalid_scope`), a JSON `400 invalid_scope` to that POST,
 //! a provisioning API's nested error object with scopes as an array, and a
 //! `400` whose `Location` carries the error.
+#![cfg(feature = "follow")]
 
 mod support;
 

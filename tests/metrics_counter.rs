@@ -106,6 +106,7 @@ fn client_id_is_a_label_only_when_asked() {
 }
 
 #[test]
+#[cfg(feature = "bodies")]
 fn token_rejections_have_a_counter_of_their_own() {
     use http::header::CONTENT_TYPE;
     use http::Response;
@@ -265,6 +266,7 @@ fn events_the_rate_limit_folds_are_counted_by_event() {
 }
 
 #[test]
+#[cfg(feature = "bodies")]
 fn a_narrowing_is_counted_by_dropped_scope() {
     use bytes::Bytes;
     use http_body_util::Full;

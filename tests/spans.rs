@@ -2,6 +2,7 @@
 //! request, so request ids and trace ids join: the authorization event, the
 //! token event (reported from the response body) and the narrowing event,
 //! read back from the JSON formatter.
+#![cfg(feature = "bodies")]
 
 mod support;
 

@@ -25,6 +25,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+#[cfg(feature = "bodies")]
 use invalid_scope_observer::body::RequestBody;
 use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
 use support::{http_send, ours, run_captured, CapturedEvent};
@@ -265,6 +266,7 @@ fn hyper_production_stack_headers_only() {
 }
 
 #[test]
+#[cfg(feature = "bodies")]
 fn hyper_production_stack_reading_bodies() {
     let run = hyper_stack_run!(InvalidScopeObserverLayer::new(grantable()).observe_bodies());
     assert_stack_works(&run, true);
@@ -277,12 +279,14 @@ fn axum_production_stack_headers_only() {
 }
 
 #[test]
+#[cfg(feature = "bodies")]
 fn axum_production_stack_reading_bodies() {
     let run = axum_stack_run!(InvalidScopeObserverLayer::new(grantable()).observe_bodies());
     assert_stack_works(&run, true);
 }
 
 #[test]
+#[cfg(feature = "bodies")]
 fn a_timeout_answer_built_from_the_default_body_passes_through() {
     // TimeoutLayer builds its own response from `Default` when the inner
     // service is too slow: with the observer inside, from our

@@ -25,12 +25,19 @@
 //! byte; each keeps at most the configured number of bytes. Every other body
 //! passes through uncopied.
 
+#[cfg(feature = "bodies")]
 mod request_body;
+#[cfg(feature = "bodies")]
 mod response_body;
 
+#[cfg(feature = "bodies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
 pub use self::request_body::RequestBody;
+#[cfg(feature = "bodies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
 pub use self::response_body::ResponseBody;
 
+#[cfg(feature = "bodies")]
 pub(crate) use self::response_body::{AnswerWatch, Watched};
 
 /// What the layer reads by default: the request's query and headers, the
@@ -61,6 +68,8 @@ pub struct HeadersOnly;
 ///     InvalidScopeObserverLayer::new(ScopeSet::new()).observe_bodies();
 /// # drop(layer);
 /// ```
+#[cfg(feature = "bodies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bodies")))]
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct WithBodies;

@@ -9,7 +9,9 @@ use http::{HeaderValue, Method, Request};
 
 use super::bounded_bytes::BoundedBytes;
 use super::json::JsonRequest;
-use super::parameters::{LinkParameters, RequestParameters};
+#[cfg(feature = "follow")]
+use super::parameters::LinkParameters;
+use super::parameters::RequestParameters;
 use crate::detect::{body_format, BodyFormat};
 
 /// What the layer keeps of a form or JSON request: the first bytes of its
@@ -105,6 +107,7 @@ impl BodyCapture {
 
 impl BodyCapture {
     /// The link parameters of the body, then those of `fallback`.
+    #[cfg(feature = "follow")]
     pub(crate) fn link_parameters_then(&self, fallback: LinkParameters) -> LinkParameters {
         let own = match self.0.format {
             BodyFormat::Form => self.read_complete(LinkParameters::from_urlencoded),
@@ -124,6 +127,7 @@ impl BodyCapture {
     }
 
     /// The client id of the request's HTTP Basic credentials, if any.
+    #[cfg(feature = "follow")]
     pub(crate) fn basic_client_id(&self) -> Option<String> {
         let authorization = self.0.authorization.as_ref()?;
         RequestParameters::from_basic_credentials(authorization).client_id

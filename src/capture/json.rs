@@ -6,7 +6,9 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::parameters::{LinkParameters, RequestParameters};
+#[cfg(feature = "follow")]
+use super::parameters::LinkParameters;
+use super::parameters::RequestParameters;
 use crate::detect::Text;
 use crate::scope::ScopeSet;
 
@@ -67,6 +69,7 @@ impl JsonRequest {
     }
 
     /// What links the legs of an authorization.
+    #[cfg(feature = "follow")]
     pub(crate) fn link_parameters(&self) -> LinkParameters {
         LinkParameters {
             response_type: self.response_type.clone(),
@@ -237,11 +240,14 @@ mod tests {
         assert_eq!(parameters.scope, Some(ScopeSet::parse("read write admin")));
         assert_eq!(parameters.client_id.as_deref(), Some("spa"));
         assert!(parameters.asks_for_authorization);
-        let links = request.link_parameters();
-        assert_eq!(links.response_type.as_deref(), Some("code"));
-        assert_eq!(links.state.as_deref(), Some("s"));
-        assert_eq!(links.code_challenge.as_deref(), Some("ch"));
-        assert_eq!(links.code_challenge_method.as_deref(), Some("S256"));
+        #[cfg(feature = "follow")]
+        {
+            let links = request.link_parameters();
+            assert_eq!(links.response_type.as_deref(), Some("code"));
+            assert_eq!(links.state.as_deref(), Some("s"));
+            assert_eq!(links.code_challenge.as_deref(), Some("ch"));
+            assert_eq!(links.code_challenge_method.as_deref(), Some("S256"));
+        }
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! [`RequestParameters`]: the OAuth parameters a report needs, read from a
 //! query, a form body or HTTP Basic client credentials.
 
+#[cfg(feature = "bodies")]
 use base64::engine::general_purpose::STANDARD;
+#[cfg(feature = "bodies")]
 use base64::Engine as _;
+#[cfg(feature = "bodies")]
 use http::HeaderValue;
 
 use crate::scope::ScopeSet;
@@ -33,6 +36,7 @@ impl RequestParameters {
 
     /// Reads an `application/x-www-form-urlencoded` body: `scope`,
     /// `client_id` and, for the token endpoint, `grant_type`.
+    #[cfg(feature = "bodies")]
     pub(crate) fn from_form(body: &[u8]) -> Self {
         Self::from_urlencoded(body, true)
     }
@@ -69,6 +73,7 @@ impl RequestParameters {
     /// form-urlencoded. The secret is never kept. Credentials without a
     /// colon give no client id: RFC 7617 requires it, and without one
     /// there is no telling an id from a secret sent alone.
+    #[cfg(feature = "bodies")]
     pub(crate) fn from_basic_credentials(authorization: &HeaderValue) -> Self {
         let client_id = (|| {
             // RFC 9110 §11.1: the scheme is case-insensitive, then 1*SP.
@@ -93,6 +98,7 @@ impl RequestParameters {
     }
 
     /// Each parameter as `self` gives it, or else as `fallback` does.
+    #[cfg(feature = "bodies")]
     pub(crate) fn or(self, fallback: Self) -> Self {
         Self {
             scope: self.scope.or(fallback.scope),
@@ -106,6 +112,7 @@ impl RequestParameters {
     /// Adds the client of HTTP Basic credentials: where the body (or query)
     /// names another, there is no telling which the server believes, so the
     /// `client_id` is `""` and the parameters `ambiguous`.
+    #[cfg(feature = "bodies")]
     pub(crate) fn with_basic(mut self, basic: Self) -> Self {
         match (&self.client_id, basic.client_id) {
             (Some(own), Some(basic)) if *own != basic => {
@@ -122,6 +129,7 @@ impl RequestParameters {
 /// The parameters that tie the legs of one authorization together
 /// (authorize request, code redirect, token request), read only when the
 /// layer follows authorizations. The first occurrence of each counts.
+#[cfg(feature = "follow")]
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct LinkParameters {
     pub(crate) response_type: Option<String>,
@@ -143,6 +151,7 @@ pub(crate) struct LinkParameters {
     pub(crate) repeated: bool,
 }
 
+#[cfg(feature = "follow")]
 impl LinkParameters {
     pub(crate) fn from_urlencoded(bytes: &[u8]) -> Self {
         let mut parameters = Self::default();
@@ -213,6 +222,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "follow")]
     fn link_parameters_take_the_first_of_each() {
         let parameters = LinkParameters::from_urlencoded(
             b"grant_type=authorization_code&code=a%2Bb&code=second&code_verifier=v&state=s&device_code=d",
@@ -227,6 +237,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "bodies")]
     fn response_type_or_allow_asks_for_authorization() {
         assert!(RequestParameters::from_query("response_type=code").asks_for_authorization);
         assert!(!RequestParameters::from_query("allow=1").asks_for_authorization);
@@ -280,6 +291,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "bodies")]
     fn queries_carry_no_grant_type_and_forms_do() {
         let text = "grant_type=client_credentials&scope=a";
         assert_eq!(RequestParameters::from_query(text).grant_type, None);
@@ -290,6 +302,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "bodies")]
     fn malformed_input_never_panics() {
         for text in [
             "%",
@@ -308,6 +321,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "bodies")]
     fn earlier_sources_win_field_by_field() {
         let query = RequestParameters::from_query("client_id=from-query");
         let form = RequestParameters::from_form(b"client_id=from-form&scope=a");
@@ -316,11 +330,13 @@ mod tests {
         assert_eq!(merged.scope, Some(ScopeSet::parse("a")));
     }
 
+    #[cfg(feature = "bodies")]
     fn basic(value: &str) -> Option<String> {
         RequestParameters::from_basic_credentials(&HeaderValue::from_str(value).unwrap()).client_id
     }
 
     #[test]
+    #[cfg(feature = "bodies")]
     fn basic_credentials_give_the_decoded_client_id_only() {
         // base64("my+app%21:s3cr3t")
         let value = format!("Basic {}", STANDARD.encode("my+app%21:s3cr3t"));
@@ -336,6 +352,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "bodies")]
     fn credentials_without_a_colon_give_no_client_id() {
         // Some clients send a bare secret; it must never pass for an id.
         let bare_secret = format!(

@@ -1,15 +1,22 @@
 //! What the layer keeps of a request until its response is known.
 
 use std::borrow::Cow;
+#[cfg(feature = "bodies")]
 use std::sync::LazyLock;
 
 use http::header::USER_AGENT;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request};
+#[cfg(feature = "bodies")]
+use http::Method;
+use http::{HeaderValue, Request};
+#[cfg(feature = "bodies")]
 use memchr::memmem::Finder;
 
+#[cfg(feature = "bodies")]
 use super::body::BodyCapture;
-use super::parameters::{LinkParameters, RequestParameters};
+#[cfg(feature = "follow")]
+use super::parameters::LinkParameters;
+use super::parameters::RequestParameters;
 use crate::report::cut_to_chars;
 
 /// The parts of a request the rejection path may need, taken cheaply: the
@@ -26,7 +33,9 @@ pub(crate) struct CapturedRequest {
     path_and_query: Option<PathAndQuery>,
     user_agent: Option<HeaderValue>,
     /// A GET or HEAD: its JSON answers are never read (set with the body).
+    #[cfg(feature = "bodies")]
     is_read: bool,
+    #[cfg(feature = "bodies")]
     form: Option<BodyCapture>,
 }
 
@@ -37,7 +46,9 @@ impl CapturedRequest {
         Self {
             path_and_query: uri.query().and_then(|_| uri.path_and_query().cloned()),
             user_agent: request.headers().get(USER_AGENT).cloned(),
+            #[cfg(feature = "bodies")]
             is_read: false,
+            #[cfg(feature = "bodies")]
             form: None,
         }
     }
@@ -45,6 +56,7 @@ impl CapturedRequest {
     /// Also keeps what is read of the request's form or JSON body, if it
     /// has one, and whether the request is a GET or HEAD (asked only when
     /// the layer reads bodies: only then can a JSON answer be read).
+    #[cfg(feature = "bodies")]
     pub(crate) fn with_body<B>(mut self, request: &Request<B>, body: Option<BodyCapture>) -> Self {
         self.is_read = matches!(*request.method(), Method::GET | Method::HEAD);
         self.form = body;
@@ -58,16 +70,19 @@ impl CapturedRequest {
 
     /// The request's path, when the layer kept it (a request with a query,
     /// or any request of a layer that reads bodies).
+    #[cfg(feature = "follow")]
     pub(crate) fn path(&self) -> Option<&str> {
         self.path_and_query.as_ref().map(PathAndQuery::path)
     }
 
     /// Whether the request had a form or JSON body the layer kept.
+    #[cfg(feature = "bodies")]
     pub(crate) fn has_body(&self) -> bool {
         self.form.is_some()
     }
 
     /// Whether the request is a GET or HEAD.
+    #[cfg(feature = "bodies")]
     pub(crate) fn is_read(&self) -> bool {
         self.is_read
     }
@@ -77,6 +92,7 @@ impl CapturedRequest {
     /// body. (A body's `response_type` alone does not count: a pushed
     /// authorization request carries one.) Its rejections are `oauth.authorize.invalid_scope`,
     /// however they come back.
+    #[cfg(feature = "bodies")]
     pub(crate) fn asks_for_authorization(&self) -> bool {
         self.parameters().asks_for_authorization
     }
@@ -90,15 +106,17 @@ impl CapturedRequest {
     pub(crate) fn parameters(&self) -> RequestParameters {
         let query = self.path_and_query.as_ref().and_then(PathAndQuery::query);
         let from_query = || query.map(RequestParameters::from_query).unwrap_or_default();
-        match &self.form {
-            Some(form) => form.parameters_then(from_query()),
-            None => from_query(),
+        #[cfg(feature = "bodies")]
+        if let Some(form) = &self.form {
+            return form.parameters_then(from_query());
         }
+        from_query()
     }
 
     /// Whether the request asked for `response_mode=form_post`, in its
     /// query or its form: a byte search, as no other parameter holds these
     /// bytes.
+    #[cfg(feature = "bodies")]
     pub(crate) fn asks_for_form_post(&self) -> bool {
         // Built once: building a searcher costs more than most searches.
         static ASKED: LazyLock<Finder<'static>> =
@@ -117,6 +135,7 @@ impl CapturedRequest {
 
     /// The parameters that link the legs of one authorization, from the
     /// form body if it has them, else from the query.
+    #[cfg(feature = "follow")]
     pub(crate) fn link_parameters(&self) -> LinkParameters {
         let query = self.path_and_query.as_ref().and_then(PathAndQuery::query);
         let from_query = || {
@@ -134,6 +153,7 @@ impl CapturedRequest {
     /// has one the layer kept (a server reads a POSTed token request's
     /// body, and `POST /token?code_verifier=…` must not redeem what the
     /// server never used), else from its query.
+    #[cfg(feature = "follow")]
     pub(crate) fn token_link_parameters(&self) -> LinkParameters {
         match &self.form {
             Some(form) => form.link_parameters_then(LinkParameters::default()),
@@ -145,6 +165,7 @@ impl CapturedRequest {
     /// HTTP Basic's, or the body's `client_id`; `None` when it names none,
     /// or when the two disagree (there is no telling which one the server
     /// believes).
+    #[cfg(feature = "follow")]
     pub(crate) fn token_client_id(&self) -> Option<String> {
         let from_body = self.token_link_parameters().client_id;
         let from_basic = self.form.as_ref().and_then(BodyCapture::basic_client_id);

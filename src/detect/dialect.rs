@@ -44,6 +44,7 @@ impl Dialect {
     }
 
     /// The same dialect with these redirect members.
+    #[cfg(feature = "bodies")]
     pub(crate) fn with_redirect_members<S: AsRef<str>>(
         mut self,
         members: impl IntoIterator<Item = S>,
@@ -63,6 +64,7 @@ impl Dialect {
     }
 
     /// Whether `name` is a member that carries a redirect.
+    #[cfg(feature = "bodies")]
     pub(crate) fn is_redirect_member(&self, name: &str) -> bool {
         self.redirect_members.iter().any(|member| &**member == name)
     }
@@ -113,8 +115,11 @@ mod tests {
         let dialect = Dialect::default();
         assert!(dialect.means_invalid_scope("invalid_scope"));
         assert!(!dialect.means_invalid_scope("scope_invalid"));
-        assert!(dialect.is_redirect_member("redirect_to"));
-        assert!(!dialect.is_redirect_member("redirect_uri"));
+        #[cfg(feature = "bodies")]
+        {
+            assert!(dialect.is_redirect_member("redirect_to"));
+            assert!(!dialect.is_redirect_member("redirect_uri"));
+        }
         assert!(dialect.location_says_invalid_scope(b"https://c/cb?error=invalid_scope"));
         assert!(!dialect.location_says_invalid_scope(b"https://c/cb?error=scope_invalid"));
     }

@@ -1,9 +1,6 @@
-//! Pure: does a `Location` value carry `error=invalid_scope`, or a code?
+//! Pure: does a `Location` value carry `error=invalid_scope`, and with what `error_description`?
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
-
-use memchr::memmem::Finder;
 
 use super::dialect::INVALID_SCOPE;
 
@@ -79,41 +76,13 @@ pub(crate) fn error_description(location: &[u8]) -> Option<String> {
 
 /// The query and the fragment of a trimmed Location, by where the URL
 /// standard starts them.
-fn query_and_fragment(location: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+pub(super) fn query_and_fragment(location: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
     let (before_fragment, fragment) = match memchr::memchr(b'#', location) {
         Some(hash) => (&location[..hash], Some(&location[hash + 1..])),
         None => (location, None),
     };
     let query = memchr::memchr(b'?', before_fragment).map(|mark| &before_fragment[mark + 1..]);
     (query, fragment)
-}
-
-/// What a success redirect of the authorization-code flow carries
-/// (RFC 6749 §4.1.2): the code, and the client's `state` if it sent one.
-#[derive(Debug, PartialEq)]
-pub(crate) struct CodeRedirect {
-    pub(crate) code: String,
-    pub(crate) state: Option<String>,
-}
-
-/// The `code` and `state` of a redirect's `Location`, from its query or,
-/// if the query has no code, its fragment (`response_mode=fragment`, the
-/// hybrid flow). A Location without the bytes `code=` is ruled out without
-/// decoding. The first occurrence of each parameter counts.
-pub(crate) fn code_redirect(location: &[u8]) -> Option<CodeRedirect> {
-    static CODE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"code="));
-    CODE.find(location)?;
-    find_in_parameters(location, |parameters| {
-        let (mut code, mut state) = (None, None);
-        for (name, value) in form_urlencoded::parse(parameters) {
-            match &*name {
-                "code" if code.is_none() => code = Some(value.into_owned()),
-                "state" if state.is_none() => state = Some(value.into_owned()),
-                _ => {}
-            }
-        }
-        Some(CodeRedirect { code: code?, state })
-    })
 }
 
 /// The cheap test before any decoding: could these bytes decode to
@@ -190,7 +159,7 @@ fn mark_hits(hits: &mut [u8; LANES], block: &[u8; BLOCK]) {
 
 /// WHATWG URL parsing, first step: strip leading and trailing C0 controls
 /// and spaces.
-fn trim_c0_and_space(bytes: &[u8]) -> &[u8] {
+pub(super) fn trim_c0_and_space(bytes: &[u8]) -> &[u8] {
     let is_c0_or_space = |byte: &u8| *byte <= b' ';
     let start = bytes
         .iter()
@@ -205,7 +174,7 @@ fn trim_c0_and_space(bytes: &[u8]) -> &[u8] {
 
 /// WHATWG URL parsing, second step: remove every ASCII tab and newline.
 /// Copies only when there is one.
-fn without_tabs_and_newlines(bytes: &[u8]) -> Cow<'_, [u8]> {
+pub(super) fn without_tabs_and_newlines(bytes: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_none() {
         return Cow::Borrowed(bytes);
     }
@@ -223,78 +192,9 @@ fn has_invalid_scope_error(parameters: &[u8]) -> bool {
         .any(|(name, value)| name == "error" && value == INVALID_SCOPE)
 }
 
-/// The scope a redirect's fragment grants with its `access_token`
-/// (implicit and hybrid answers, RFC 6749 §4.2.2): `Some(None)` for an
-/// access token without `scope` (granted as requested), `None` when the
-/// fragment carries no access token. The token itself is never kept.
-pub(crate) fn fragment_grant(location: &[u8]) -> Option<Option<String>> {
-    static ACCESS_TOKEN: LazyLock<Finder<'static>> =
-        LazyLock::new(|| Finder::new(b"access_token="));
-    ACCESS_TOKEN.find(location)?;
-    let location = without_tabs_and_newlines(trim_c0_and_space(location));
-    let (_, fragment) = query_and_fragment(&location);
-    let (mut token, mut scope) = (false, None);
-    for (name, value) in form_urlencoded::parse(fragment?) {
-        match &*name {
-            "access_token" => token = true,
-            "scope" if scope.is_none() => scope = Some(value.into_owned()),
-            _ => {}
-        }
-    }
-    token.then_some(scope)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{carries_invalid_scope, code_redirect, fragment_grant, CodeRedirect};
-
-    #[test]
-    fn a_fragment_grant_gives_its_scope() {
-        let grant = |location: &str| fragment_grant(location.as_bytes());
-        assert_eq!(
-            grant("https://c/cb#access_token=t&token_type=Bearer&scope=openid+read&state=s"),
-            Some(Some("openid read".into()))
-        );
-        assert_eq!(grant("https://c/cb#access_token=t&code=c"), Some(None));
-        assert_eq!(
-            grant("https://c/cb?access_token=t&scope=a"),
-            None,
-            "query, not fragment"
-        );
-        assert_eq!(grant("https://c/cb#code=c&scope=a"), None);
-        assert_eq!(grant("https://c/cb#xaccess_token=t"), None);
-    }
-
-    #[test]
-    fn a_code_redirect_gives_its_code_and_state() {
-        let found = |location: &str| code_redirect(location.as_bytes());
-        let code = |code: &str, state: Option<&str>| {
-            Some(CodeRedirect {
-                code: code.into(),
-                state: state.map(Into::into),
-            })
-        };
-        assert_eq!(
-            found("https://client.example/cb?code=a%2Bb&state=x%20y&iss=https%3A%2F%2Fas"),
-            code("a+b", Some("x y"))
-        );
-        assert_eq!(
-            found(" https://c/cb#state=s&co\tde=c1&code=c2 "),
-            code("c1", Some("s")),
-            "the tab the URL standard drops is dropped, and the first code counts"
-        );
-        assert_eq!(found("https://c/cb?state=s#code=c"), code("c", None));
-        assert_eq!(found("https://c/cb?code=c"), code("c", None));
-        for none in [
-            "https://c/cb?error=invalid_scope&state=s",
-            "https://c/cb?device_code=d",
-            "https://c/code=/cb",
-            "/interaction/abc",
-            "",
-        ] {
-            assert_eq!(found(none), None, "{none}");
-        }
-    }
+    use super::carries_invalid_scope;
 
     fn detects(location: &str) -> bool {
         carries_invalid_scope(location.as_bytes())

@@ -145,6 +145,7 @@ impl ScopeMetrics {
             SUPPRESSED_EVENTS,
             "Events the rate limit kept out of the log (the counters still count them)"
         );
+        #[cfg(feature = "follow")]
         crate::follow::describe_metrics();
     }
 

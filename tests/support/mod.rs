@@ -11,6 +11,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Registry;
 
+#[cfg(feature = "bodies")]
 pub mod flow;
 #[cfg(feature = "redis")]
 pub mod redis_server;
