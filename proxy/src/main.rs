@@ -16,6 +16,7 @@ mod config;
 mod discover;
 mod forward;
 mod grantable;
+mod keys;
 mod limits;
 mod redact;
 mod tls;
@@ -25,7 +26,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use clap::Parser;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -50,7 +50,7 @@ use crate::limits::{Activity, Guarded, LimitedBody, Limits};
 const CONFIGURATION_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     let config = match Config::load(&cli).and_then(|config| {
         check::ready_to_start(&config)?;
         Ok(config)
