@@ -30,7 +30,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[path = "support/authorization_server.rs"]
 mod authorization_server;
 
-/// Counts rejections as the README's query does: each
+/// Counts rejections as the query of docs/counting.md does: each
 /// `oauth.authorize.invalid_scope` event is one, plus the `suppressed` it
 /// and its `.suppressed` summary carry.
 #[derive(Clone, Default)]

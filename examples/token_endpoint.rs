@@ -1,4 +1,4 @@
-//! Beyond the authorize redirect: `cargo run --example token_endpoint`.
+//! Beyond the authorize redirect: `cargo run --features bodies --example token_endpoint`.
 //!
 //! An axum token endpoint on 127.0.0.1 behind a layer that reads bodies
 //! (`.observe_bodies()`), with JSON logs on stdout. Three requests:

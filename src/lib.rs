@@ -1,3 +1,9 @@
+//! [surfaces]: crate::guide::surfaces
+//! [following]: crate::guide::following
+//! [drift]: crate::guide::drift
+//! [counting]: crate::guide::counting
+//! [customizing]: crate::guide::customizing
+//! [security]: crate::guide::security
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -29,6 +35,9 @@ mod scope;
 
 // The drift helpers: scope sets only, no http, tower or tracing.
 pub mod drift;
+
+// The deep pages of the docs (`docs/*.md`), with their doctests.
+pub mod guide;
 
 #[cfg(feature = "follow")]
 #[cfg_attr(docsrs, doc(cfg(feature = "follow")))]

@@ -144,7 +144,7 @@ fn services_of_one_layer_share_one_budget() {
 
 /// The rejections of `event_name` the log accounts for: the count of its
 /// events plus the sum of `suppressed` over them and their summary, the
-/// query the README gives.
+/// query docs/counting.md gives.
 fn accounted(events: &[CapturedEvent], event_name: &str) -> u64 {
     let summary = format!("{event_name}.suppressed");
     ours(events)

@@ -4,7 +4,7 @@
 //! - zero failed requests;
 //! - every rejection the upstream answered is accounted for in the proxy's
 //!   output: events, plus the `suppressed` counts they and the
-//!   `.suppressed` summary carry (the README's query);
+//!   `.suppressed` summary carry (the query of docs/counting.md);
 //! - the proxy's resident memory flat from the first quarter to the end.
 //!
 //! `cargo test -p invalid-scope-proxy --test soak` runs 20 000 requests;
