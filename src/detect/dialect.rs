@@ -4,10 +4,7 @@
 
 use std::fmt;
 
-use super::location::{carries_invalid_scope, find_in_parameters};
-
-/// The error code of RFC 6749 §4.1.2.1 and §5.2.
-pub(crate) const INVALID_SCOPE: &str = "invalid_scope";
+use super::location::{carries_invalid_scope, find_in_parameters, INVALID_SCOPE};
 
 /// What the layer reads as a server's way of saying things.
 #[derive(Clone, PartialEq, Eq)]

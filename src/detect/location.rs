@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use super::dialect::INVALID_SCOPE;
+/// The error code of RFC 6749 §4.1.2.1 and §5.2.
+pub(crate) const INVALID_SCOPE: &str = "invalid_scope";
 
 /// Whether a redirect's `Location` carries a parameter named `error` whose
 /// decoded value is exactly `invalid_scope`, in its query or its fragment
