@@ -170,3 +170,79 @@ fn every_metric_has_a_help_line() {
     }
     proxy.stop();
 }
+
+/// Each key's default is written twice, in its help (`[default: …]`, in
+/// keys.rs) and where config.rs fills it in: `check` prints what a start
+/// uses, and every default `--help` states must be what it prints.
+#[test]
+fn every_default_the_help_states_is_the_one_a_start_uses() {
+    // Defaults the help describes in words rather than as a value.
+    let described = [
+        "upstream-ca",       // the system's roots
+        "trusted-proxies",   // none
+        "rate-limit-burst",  // per_second
+        "correlation-store", // off without a correlation key, memory with one
+        "correlation-authorize-paths",
+        "correlation-redis-prefix",
+        "correlation-keeps-per-second", // with store = "redis" only
+    ];
+    let help = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = text(&help.stdout);
+    let printed = proxy(
+        &["check"],
+        "upstream = \"http://127.0.0.1:9\"\n[correlation]\n",
+        &[],
+    );
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    let effective: toml::Table = text(&printed.stdout).parse().unwrap();
+    let sections = [
+        "grantable",
+        "observe",
+        "log",
+        "rate_limit",
+        "admin",
+        "limits",
+        "posthog",
+        "correlation",
+    ];
+    let mut flag = None;
+    let mut compared = 0;
+    for line in help.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("--") {
+            flag = rest.split_whitespace().next().map(str::to_string);
+        }
+        let (Some(flag), Some((_, default))) = (&flag, line.split_once("[default: ")) else {
+            continue;
+        };
+        if described.contains(&flag.as_str()) {
+            continue;
+        }
+        let default = default.split([']', ',']).next().unwrap();
+        let key = flag.replace('-', "_");
+        let value = match sections
+            .iter()
+            .find(|section| key.starts_with(&format!("{section}_")))
+        {
+            Some(section) => &effective[*section][&key[section.len() + 1..]],
+            None => &effective[&key],
+        };
+        let value = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        assert_eq!(
+            value, default,
+            "--{flag}: the help says {default}, a start uses {value}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 20, "{compared} defaults compared:\n{help}");
+}
