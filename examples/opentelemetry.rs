@@ -1,7 +1,7 @@
 //! The event through OpenTelemetry logs: `tracing` -> the OpenTelemetry
 //! appender -> an exporter. This example exports to stdout so it runs
-//! anywhere; in production swap the stdout exporter for OTLP (see the
-//! README) and the same record reaches Loki, ClickHouse or Elasticsearch.
+//! anywhere; in production swap the stdout exporter for OTLP (see
+//! docs/counting.md) and the same record reaches Loki, ClickHouse or Elasticsearch.
 //!
 //! `cargo run --example opentelemetry`
 

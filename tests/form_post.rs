@@ -2,16 +2,18 @@
 //! `error=invalid_scope` or a `code` back to the client. With bodies
 //! observed the page is read (html5gum's tokenizer): the rejection is
 //! reported, and with `follow_authorizations` the code is followed.
-#![cfg(feature = "follow")]
+#![cfg(feature = "bodies")]
 
 mod support;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, USER_AGENT};
-use http::{Request, Response};
+use http::header::CONTENT_TYPE;
+use http::Response;
 use http_body_util::Full;
-use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
-use support::flow::{authorize, grant, redirect, resume, server, token, walk, Leg, STATE};
+#[cfg(feature = "follow")]
+use invalid_scope_observer::FollowAuthorizations;
+use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+use support::flow::{authorize, server, walk, Leg, STATE};
 use support::{ours, run_captured, CapturedEvent};
 use tower::Layer;
 
@@ -36,11 +38,14 @@ fn page(status: u16, inputs: &[(&str, &str)]) -> Response<Full<Bytes>> {
 
 fn run(follow: bool, legs: Vec<Leg>) -> Vec<CapturedEvent> {
     let layer = InvalidScopeObserverLayer::new(ScopeSet::parse("openid read")).observe_bodies();
+    #[cfg(feature = "follow")]
     let layer = if follow {
         layer.follow_authorizations(FollowAuthorizations::in_memory())
     } else {
         layer
     };
+    #[cfg(not(feature = "follow"))]
+    assert!(!follow, "following needs feature `follow`");
     let mut service = layer.layer(server());
     let (_, events) = run_captured(async move {
         for leg in legs {
@@ -112,48 +117,60 @@ fn other_errors_and_ordinary_pages_report_nothing() {
     assert!(events.is_empty(), "{events:?}");
 }
 
-#[test]
-fn a_code_in_a_page_after_an_interaction_is_followed_to_the_token_answer() {
-    let events = run(
-        true,
-        vec![
-            Leg(
-                authorize(&format!(
-                    "scope=openid+read+calendar&state={STATE}&response_mode=form_post"
-                )),
-                redirect("/interaction/uid"),
-            ),
-            // The resume request names no response mode: the page is read
-            // because authorizations are followed.
-            Leg(
-                resume(),
-                page(200, &[("code", "page-code"), ("state", STATE)]),
-            ),
-            Leg(token("code=page-code"), grant(Some("openid read"))),
-        ],
-    );
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].message(), "oauth.scope_narrowed");
-    assert_eq!(events[0].field("dropped_scopes"), "calendar");
-    assert_eq!(events[0].field("requested_at"), "authorize");
-}
+/// A code in a form_post page is followed like a redirect's.
+#[cfg(feature = "follow")]
+mod followed {
+    use bytes::Bytes;
+    use http::header::{CONTENT_TYPE, USER_AGENT};
+    use http::Request;
+    use http_body_util::Full;
 
-#[test]
-fn a_code_in_the_authorize_answer_page_is_followed() {
-    let request = Request::post("/authorize")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(USER_AGENT, "browser/1.0")
-        .body(Full::new(Bytes::from_static(
-            b"response_type=code&client_id=wizard&scope=openid+read+calendar&response_mode=form_post",
-        )))
-        .unwrap();
-    let events = run(
-        true,
-        vec![
-            Leg(request, page(200, &[("code", "direct-code")])),
-            Leg(token("code=direct-code"), grant(Some("openid read"))),
-        ],
-    );
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].field("dropped_scopes"), "calendar");
+    use super::support::flow::{authorize, grant, redirect, resume, token, Leg, STATE};
+    use super::{page, run};
+
+    #[test]
+    fn a_code_in_a_page_after_an_interaction_is_followed_to_the_token_answer() {
+        let events = run(
+            true,
+            vec![
+                Leg(
+                    authorize(&format!(
+                        "scope=openid+read+calendar&state={STATE}&response_mode=form_post"
+                    )),
+                    redirect("/interaction/uid"),
+                ),
+                // The resume request names no response mode: the page is read
+                // because authorizations are followed.
+                Leg(
+                    resume(),
+                    page(200, &[("code", "page-code"), ("state", STATE)]),
+                ),
+                Leg(token("code=page-code"), grant(Some("openid read"))),
+            ],
+        );
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].message(), "oauth.scope_narrowed");
+        assert_eq!(events[0].field("dropped_scopes"), "calendar");
+        assert_eq!(events[0].field("requested_at"), "authorize");
+    }
+
+    #[test]
+    fn a_code_in_the_authorize_answer_page_is_followed() {
+        let request = Request::post("/authorize")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(USER_AGENT, "browser/1.0")
+            .body(Full::new(Bytes::from_static(
+                b"response_type=code&client_id=wizard&scope=openid+read+calendar&response_mode=form_post",
+            )))
+            .unwrap();
+        let events = run(
+            true,
+            vec![
+                Leg(request, page(200, &[("code", "direct-code")])),
+                Leg(token("code=direct-code"), grant(Some("openid read"))),
+            ],
+        );
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].field("dropped_scopes"), "calendar");
+    }
 }

@@ -3,7 +3,7 @@
 //! code, or `error=invalid_scope`), a JSON `400 invalid_scope` to that POST,
 //! a provisioning API's nested error object with scopes as an array, and a
 //! `400` whose `Location` carries the error.
-#![cfg(feature = "follow")]
+#![cfg(feature = "bodies")]
 
 mod support;
 
@@ -11,8 +11,12 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Request, Response};
 use http_body_util::Full;
-use invalid_scope_observer::{FollowAuthorizations, InvalidScopeObserverLayer, ScopeSet};
-use support::flow::{authorize, grant, server, token, walk, Leg, CODE, STATE};
+#[cfg(feature = "follow")]
+use invalid_scope_observer::FollowAuthorizations;
+use invalid_scope_observer::{InvalidScopeObserverLayer, ScopeSet};
+use support::flow::{authorize, server, walk, Leg, CODE, STATE};
+#[cfg(feature = "follow")]
+use support::flow::{grant, token};
 use support::{ours, run_captured, CapturedEvent};
 use tower::Layer;
 
@@ -43,13 +47,15 @@ fn consent(scope: &str) -> Request<Full<Bytes>> {
     )
 }
 
-/// Runs the legs through one layer that follows authorizations, with
-/// `read write` grantable to every client; returns this crate's events.
+/// Runs the legs through one layer that reads bodies and (feature
+/// `follow`) follows authorizations, with `read write` grantable to every
+/// client; returns this crate's events. A rejection is reported the same
+/// whether authorizations are followed or not.
 fn run(layer: InvalidScopeObserverLayer<ScopeSet>, legs: Vec<Leg>) -> Vec<CapturedEvent> {
-    let mut service = layer
-        .observe_bodies()
-        .follow_authorizations(FollowAuthorizations::in_memory())
-        .layer(server());
+    let layer = layer.observe_bodies();
+    #[cfg(feature = "follow")]
+    let layer = layer.follow_authorizations(FollowAuthorizations::in_memory());
+    let mut service = layer.layer(server());
     let (_, events) = run_captured(async move {
         for leg in legs {
             walk(&mut service, leg).await;
@@ -118,6 +124,7 @@ fn an_error_inside_redirect_to_is_an_authorize_rejection() {
 }
 
 #[test]
+#[cfg(feature = "follow")]
 fn a_code_inside_redirect_to_is_followed_to_the_token_answer() {
     // A confidential client without PKCE: its code travels only inside the
     // JSON answer to the consent POST. The consent page showed the scopes

@@ -1,7 +1,7 @@
 //! One reading of each parameter: a rejection of a request that repeats a
 //! parameter the event names, or that names two clients, is flagged
 //! `ambiguous` rather than reported as a guess.
-#![cfg(feature = "follow")]
+#![cfg(feature = "bodies")]
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! Sentry's tracing integration turns only ERROR events into Sentry issues
-//! when set up as its docs recommend. The README's few lines make our WARN
+//! when set up as its docs recommend. The few lines of docs/counting.md make our WARN
 //! event an issue too; this test runs them against sentry's test transport.
 
 mod support;
@@ -32,7 +32,7 @@ fn with_errors_only_our_warning_is_no_issue() {
 
 #[test]
 fn with_the_readme_filter_it_is_a_sentry_issue() {
-    // The README's lines:
+    // The lines of docs/counting.md:
     let errors_and_rejections =
         LevelFilter::ERROR.or(filter_fn(|metadata| metadata.target() == TARGET));
     let subscriber =

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use http::Uri;
 
-use crate::keys::{layered, CorrelationKeys, Keys, KnownScopesKey, LimitsKeys, PostHogKeys};
-pub(crate) use crate::keys::{Cli, Command, CorrelationStore, LogFormat};
+use crate::keys::{layered, CorrelationKeys, KnownScopesKey, LimitsKeys, PostHogKeys};
+pub(crate) use crate::keys::{Cli, Command, CorrelationStore, Keys, LogFormat};
 
 /// Where the known scopes come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,10 +109,14 @@ impl Config {
             Some(path) => read_file(path)?,
             None => toml::Table::new(),
         };
+        // Following is asked for by a `[correlation]` section in the file
+        // (empty or not), or by a store named as a flag or variable: a
+        // Redis URL kept in the environment for later asks for nothing.
+        let follows = file.contains_key("correlation") || cli.keys.correlation.store.is_some();
         let table = layered(file, &cli.keys)?;
-        // A section given at all, even empty, means something.
+        // Lists are asked for by a `[grantable]` section, even empty, or by
+        // a grantable flag or variable.
         let listed = table.contains_key("grantable");
-        let follows = table.contains_key("correlation");
         let keys: Keys = table
             .try_into()
             .map_err(|error: toml::de::Error| error.message().to_string())?;
@@ -328,10 +332,14 @@ fn posthog(keys: PostHogKeys) -> Result<Option<PostHog>, String> {
     }
 }
 
-/// Reads only `[grantable]` again, for a reload (`None`: the section is
-/// gone, no lists); the rest of a running proxy does not change.
-pub(crate) fn reload_grantable(path: &std::path::Path) -> Result<Option<Grantable>, String> {
-    let mut table = read_file(path)?;
+/// Reads only `[grantable]` again, for a reload, with the flags and
+/// variables over the file as at start (`None`: no section and no flag, no
+/// lists); the rest of a running proxy does not change.
+pub(crate) fn reload_grantable(
+    path: &std::path::Path,
+    flags: &Keys,
+) -> Result<Option<Grantable>, String> {
+    let mut table = layered(read_file(path)?, flags)?;
     let Some(section) = table.remove("grantable") else {
         return Ok(None);
     };
@@ -630,6 +638,33 @@ mod tests {
             file("upstream = \"http://127.0.0.1:8000\"\n[rate_limit]\nper_second = \"fast\"\n");
         let error = Config::load(&cli(&["--config", &path])).unwrap_err();
         assert!(error.contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn a_redis_url_kept_in_the_environment_asks_for_no_following() {
+        let url = ["--correlation-redis-url", "redis://127.0.0.1:6379"];
+        let upstream = ["--upstream", "http://127.0.0.1:8000"];
+        let config = Config::load(&cli(&[&upstream[..], &url[..]].concat())).unwrap();
+        assert_eq!(config.correlation, None);
+        let store = ["--correlation-store", "memory"];
+        let config = Config::load(&cli(&[&upstream[..], &store[..]].concat())).unwrap();
+        assert!(config.correlation.is_some(), "a store named asks for it");
+    }
+
+    #[test]
+    fn a_reload_lays_the_flags_over_the_file_as_a_start_does() {
+        let (_file, path) =
+            file("upstream = \"http://127.0.0.1:8000\"\n[grantable]\ndefault = [\"read\"]\n");
+        let flags = cli(&["--grantable-clients", "wizard=read,write"]).keys;
+        let lists = reload_grantable(path.as_ref(), &flags).unwrap().unwrap();
+        assert_eq!(lists.default, ["read"]);
+        assert_eq!(lists.clients["wizard"], ["read", "write"]);
+        let (_bare, bare) = file("upstream = \"http://127.0.0.1:8000\"\n");
+        assert_eq!(
+            reload_grantable(bare.as_ref(), &Keys::default()).unwrap(),
+            None
+        );
+        assert!(reload_grantable(bare.as_ref(), &flags).unwrap().is_some());
     }
 
     #[test]

@@ -75,10 +75,13 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        // `--help` names each variable but shows no value: an upstream or
+        // a Redis URL may carry a password.
         let command = Self::command().mut_args(|arg| match arg.get_long() {
             Some(long) if !matches!(long, "help" | "version") => {
                 let variable = long.replace('-', "_").to_ascii_uppercase();
                 arg.env(format!("{VARIABLE_PREFIX}{variable}"))
+                    .hide_env_values(true)
             }
             _ => arg,
         });
@@ -87,7 +90,7 @@ impl Cli {
 }
 
 /// Every key. Top-level keys here, each section's in its own struct.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Keys {
     /// Where clients connect [default: 127.0.0.1:8080].
@@ -153,7 +156,7 @@ pub(crate) struct Keys {
 }
 
 /// `[grantable]`: the scopes each client may have (SIGHUP reloads them).
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantableKeys {
     /// Scopes of clients not listed in grantable.clients, comma-separated.
@@ -169,7 +172,7 @@ pub(crate) struct GrantableKeys {
 }
 
 /// `[observe]`: what is read, and how the server words its answers.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ObserveKeys {
     /// Observe at all [default: true]; false forwards only (to measure what
@@ -201,7 +204,7 @@ pub(crate) struct ObserveKeys {
 }
 
 /// `[log]`: the lines on stdout.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogKeys {
     /// Log lines on stdout: json, logfmt or text [default: json].
@@ -215,7 +218,7 @@ pub(crate) struct LogKeys {
 }
 
 /// `[rate_limit]`: log events (not requests) per second of each name.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RateLimitKeys {
     /// Log events per second of each name; requests are never limited
@@ -228,7 +231,7 @@ pub(crate) struct RateLimitKeys {
 }
 
 /// `[admin]`: metrics, health and readiness.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdminKeys {
     /// Where /metrics, /healthz and /readyz answer [default: 127.0.0.1:9464].
@@ -237,7 +240,7 @@ pub(crate) struct AdminKeys {
 }
 
 /// `[limits]`: what one client may hold of the proxy.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LimitsKeys {
     /// Seconds for a whole request head, and for a connection with no
@@ -266,7 +269,7 @@ pub(crate) struct LimitsKeys {
 }
 
 /// `[posthog]`: where to send rejections; both keys or neither.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PostHogKeys {
     /// Send each rejection to PostHog at this host (with --posthog-api-key-env).
@@ -279,12 +282,13 @@ pub(crate) struct PostHogKeys {
 }
 
 /// `[correlation]`: following each authorization from authorize to token.
-#[derive(Debug, Default, Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CorrelationKeys {
     /// Follow each authorization from authorize to token to report the
     /// scopes a token answer drops: memory, redis or off [default: off
-    /// without any correlation key, memory with one; needs observe.bodies].
+    /// without a [correlation] section in the file, memory with one; needs
+    /// observe.bodies].
     #[arg(long = "correlation-store", value_name = "STORE")]
     pub(crate) store: Option<CorrelationStore>,
     /// Authorizations kept at most; when full the oldest goes [default: 100000].
@@ -307,7 +311,7 @@ pub(crate) struct CorrelationKeys {
     )]
     pub(crate) authorize_paths: Option<Vec<String>>,
     /// With store redis: the server, as redis://host:port/db (it may hold a
-    /// password: --help never shows the variable's value).
+    /// password: --help never shows a variable's value).
     #[arg(
         long = "correlation-redis-url",
         value_name = "URL",
@@ -337,7 +341,7 @@ pub(crate) struct CorrelationKeys {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum CorrelationStore {
-    /// In this process (the default once any correlation key is given).
+    /// In this process (the default of a `[correlation]` section).
     #[default]
     Memory,
     /// In Redis, shared by a fleet (`redis_url`, `hash_key`).
@@ -395,7 +399,15 @@ impl FromStr for Clients {
                 let (client, scopes) = entry
                     .split_once('=')
                     .ok_or_else(|| format!("{entry:?} is not client=scope,scope"))?;
-                Ok((client.trim().to_string(), comma_separated(scopes)))
+                let scopes = comma_separated(scopes);
+                // A scope token holds no space (RFC 6749 §3.3): `read write`
+                // is the space-separated form this flag no longer takes.
+                if let Some(spaced) = scopes.iter().find(|scope| scope.contains(char::is_whitespace)) {
+                    return Err(format!(
+                        "{spaced:?} is not one scope: separate scopes with commas (client=read,write)"
+                    ));
+                }
+                Ok((client.trim().to_string(), scopes))
             })
             .collect::<Result<_, String>>()
             .map(Self)
@@ -413,10 +425,10 @@ fn comma_separated(text: &str) -> Vec<String> {
 
 /// The file's keys (as a table) with the flags' and variables' keys over
 /// them: a section's keys one by one, every other key whole. A section
-/// stays absent when no flag or variable gives one of its keys, so "a
-/// `[correlation]` section" means one in the file or a correlation key.
+/// stays absent when no flag or variable gives one of its keys.
 pub(crate) fn layered(mut file: toml::Table, over: &Keys) -> Result<toml::Table, String> {
-    let over = toml::Table::try_from(over).map_err(|error| error.to_string())?;
+    let over = toml::Table::try_from(over)
+        .map_err(|error| format!("a flag or variable: {}", error.to_string().trim()))?;
     for (key, value) in over {
         match (file.get_mut(&key), value) {
             (Some(toml::Value::Table(section)), toml::Value::Table(keys)) => section.extend(keys),
@@ -515,6 +527,8 @@ mod tests {
         assert_eq!(clients["wizard"], ["read", "write"]);
         assert_eq!(clients["partner"], ["read"]);
         assert!("wizard".parse::<Clients>().is_err());
+        let old_syntax = "partner=read write".parse::<Clients>().unwrap_err();
+        assert!(old_syntax.contains("commas"), "{old_syntax}");
         assert!(matches!(
             "discover".parse::<KnownScopesKey>(),
             Ok(KnownScopesKey::Word(word)) if word == "discover"

@@ -377,7 +377,7 @@ where
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
-                tokio::spawn(reload(cli.config.clone(), grantable.clone()));
+                tokio::spawn(reload(cli.config.clone(), cli.keys.clone(), grantable.clone()));
             }
         }
     }
@@ -428,12 +428,12 @@ fn refuse_by_limit<B>(request: &Request<B>, limits: &Limits) -> Option<Response<
 /// Reads `[grantable]` again, on a blocking thread (the runtime has only
 /// one, and it serves every connection); a file that no longer reads keeps
 /// the lists in force, and says why.
-async fn reload(path: Option<std::path::PathBuf>, grantable: Reloadable) {
+async fn reload(path: Option<std::path::PathBuf>, flags: config::Keys, grantable: Reloadable) {
     let Some(path) = path else {
         tracing::warn!("invalid_scope_proxy.reload_skipped: no --config file to read");
         return;
     };
-    let read = tokio::task::spawn_blocking(move || config::reload_grantable(&path)).await;
+    let read = tokio::task::spawn_blocking(move || config::reload_grantable(&path, &flags)).await;
     match read {
         Ok(Ok(lists)) => {
             grantable.replace(lists.as_ref());

@@ -246,3 +246,21 @@ fn every_default_the_help_states_is_the_one_a_start_uses() {
     }
     assert!(compared >= 20, "{compared} defaults compared:\n{help}");
 }
+
+#[test]
+fn help_names_every_variable_and_shows_no_value() {
+    let output = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
+        .arg("--help")
+        .env(
+            "INVALID_SCOPE_PROXY_UPSTREAM",
+            "http://user:s3cret@127.0.0.1:8000",
+        )
+        .output()
+        .unwrap();
+    let help = text(&output.stdout);
+    assert!(
+        help.contains("[env: INVALID_SCOPE_PROXY_UPSTREAM]"),
+        "{help}"
+    );
+    assert!(!help.contains("s3cret"), "{help}");
+}
