@@ -117,6 +117,7 @@ impl Config {
         // Lists are asked for by a `[grantable]` section, even empty, or by
         // a grantable flag or variable.
         let listed = table.contains_key("grantable");
+        let posthog_given = table.contains_key("posthog");
         let keys: Keys = table
             .try_into()
             .map_err(|error: toml::de::Error| error.message().to_string())?;
@@ -175,7 +176,7 @@ impl Config {
             forwarded_headers: keys.forwarded_headers.unwrap_or(true),
             upstream_timeout: Duration::from_secs(keys.upstream_timeout.unwrap_or(30)),
             shutdown_deadline: Duration::from_secs(keys.shutdown_deadline.unwrap_or(10)),
-            posthog: posthog(keys.posthog)?,
+            posthog: posthog(posthog_given, keys.posthog)?,
             correlation: correlation(follows, keys.correlation)?,
             limits: limits(keys.limits)?,
         })
@@ -323,11 +324,12 @@ fn correlation(asked: bool, keys: CorrelationKeys) -> Result<Option<Correlation>
     }
 }
 
-/// `[posthog]`: both keys or neither; half a section is an error.
-fn posthog(keys: PostHogKeys) -> Result<Option<PostHog>, String> {
+/// `[posthog]` (`given`: the section is there, empty or not): both keys or
+/// neither; half a section, or an empty one, is an error.
+fn posthog(given: bool, keys: PostHogKeys) -> Result<Option<PostHog>, String> {
     match (keys.host, keys.api_key_env) {
         (Some(host), Some(api_key_env)) => Ok(Some(PostHog { host, api_key_env })),
-        (None, None) => Ok(None),
+        (None, None) if !given => Ok(None),
         _ => Err("`posthog`: give both `host` and `api_key_env`".into()),
     }
 }
@@ -665,6 +667,20 @@ mod tests {
             None
         );
         assert!(reload_grantable(bare.as_ref(), &flags).unwrap().is_some());
+    }
+
+    #[test]
+    fn half_a_posthog_section_or_an_empty_one_is_refused() {
+        for section in [
+            "[posthog]\n",
+            "[posthog]\nhost = \"https://eu.i.posthog.com\"\n",
+        ] {
+            let (_file, path) = file(&format!("upstream = \"http://127.0.0.1:8000\"\n{section}"));
+            let error = Config::load(&cli(&["--config", &path])).unwrap_err();
+            assert!(error.contains("give both"), "{section}: {error}");
+        }
+        let half = cli(&["--upstream", "http://127.0.0.1:8000", "--posthog-host", "h"]);
+        assert!(Config::load(&half).unwrap_err().contains("give both"));
     }
 
     #[test]
