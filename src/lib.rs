@@ -1,3 +1,7 @@
+// The crate docs are the README. Its links to the guide pages are
+// reference links whose targets (`docs/x.md`) stand at its end; the targets
+// below come first, and in Markdown the first one wins, so on docs.rs the
+// same links lead to the `guide` modules.
 //! [surfaces]: crate::guide::surfaces
 //! [following]: crate::guide::following
 //! [drift]: crate::guide::drift
