@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use http::Uri;
 
-use crate::keys::{layered, CorrelationKeys, KnownScopesKey, LimitsKeys, PostHogKeys};
+use crate::keys::{
+    layered, CorrelationKeys, GrantableKeys, KnownScopesKey, LimitsKeys, PostHogKeys,
+};
 pub(crate) use crate::keys::{Cli, Command, CorrelationStore, Keys, LogFormat};
 
 /// Where the known scopes come from.
@@ -35,6 +37,18 @@ pub(crate) struct PostHog {
 pub(crate) struct Grantable {
     pub(crate) default: Vec<String>,
     pub(crate) clients: HashMap<String, Vec<String>>,
+}
+
+impl Grantable {
+    /// The lists of `[grantable]`, when there are lists at all (`listed`:
+    /// the section is in the file, even empty, or a grantable flag or
+    /// variable is given), at start and at each reload alike.
+    fn from_keys(listed: bool, keys: GrantableKeys) -> Option<Self> {
+        listed.then(|| Self {
+            default: keys.default.unwrap_or_default(),
+            clients: keys.clients.unwrap_or_default().0,
+        })
+    }
 }
 
 /// Everything resolved, defaults filled in.
@@ -118,18 +132,13 @@ impl Config {
         // a grantable flag or variable.
         let listed = table.contains_key("grantable");
         let posthog_given = table.contains_key("posthog");
-        let keys: Keys = table
-            .try_into()
-            .map_err(|error: toml::de::Error| error.message().to_string())?;
+        let keys = into_keys(table)?;
         let upstream = keys.upstream.ok_or(
             "missing `upstream`: give it in the file, as --upstream or as INVALID_SCOPE_PROXY_UPSTREAM",
         )?;
         let upstream = parse_upstream(&upstream)?;
         let upstream_tls = crate::tls::client_config(&upstream, keys.upstream_ca.as_deref())?;
-        let grantable = listed.then(|| Grantable {
-            default: keys.grantable.default.unwrap_or_default(),
-            clients: keys.grantable.clients.unwrap_or_default().0,
-        });
+        let grantable = Grantable::from_keys(listed, keys.grantable);
         let known_scopes = known_scopes(keys.known_scopes, keys.discover_interval)?;
         let observe = keys.observe;
         let redirect_members = observe
@@ -341,17 +350,18 @@ pub(crate) fn reload_grantable(
     path: &std::path::Path,
     flags: &Keys,
 ) -> Result<Option<Grantable>, String> {
-    let mut table = layered(read_file(path)?, flags)?;
-    let Some(section) = table.remove("grantable") else {
-        return Ok(None);
-    };
-    let keys: crate::keys::GrantableKeys = section
+    let table = layered(read_file(path)?, flags)?;
+    let listed = table.contains_key("grantable");
+    Ok(Grantable::from_keys(listed, into_keys(table)?.grantable))
+}
+
+/// The layered table as keys. Its file part was checked against the keys
+/// by [`read_file`] and its flags were parsed into them, so this fails only
+/// for a value no type of the table holds.
+fn into_keys(table: toml::Table) -> Result<Keys, String> {
+    table
         .try_into()
-        .map_err(|error: toml::de::Error| error.message().to_string())?;
-    Ok(Some(Grantable {
-        default: keys.default.unwrap_or_default(),
-        clients: keys.clients.unwrap_or_default().0,
-    }))
+        .map_err(|error: toml::de::Error| error.message().to_string())
 }
 
 /// The file's keys, checked against the table of keys (an unknown key or a

@@ -57,8 +57,14 @@ pub(crate) enum Command {
     Check,
 }
 
-/// The prefix of every variable.
-const VARIABLE_PREFIX: &str = "INVALID_SCOPE_PROXY_";
+/// The variable of a flag: `limits-max-headers` is
+/// `INVALID_SCOPE_PROXY_LIMITS_MAX_HEADERS`.
+fn variable_of(long: &str) -> String {
+    format!(
+        "INVALID_SCOPE_PROXY_{}",
+        long.replace('-', "_").to_ascii_uppercase()
+    )
+}
 
 impl Cli {
     /// The command line, and the variable of every flag:
@@ -79,9 +85,8 @@ impl Cli {
         // a Redis URL may carry a password.
         let command = Self::command().mut_args(|arg| match arg.get_long() {
             Some(long) if !matches!(long, "help" | "version") => {
-                let variable = long.replace('-', "_").to_ascii_uppercase();
-                arg.env(format!("{VARIABLE_PREFIX}{variable}"))
-                    .hide_env_values(true)
+                let variable = variable_of(long);
+                arg.env(variable).hide_env_values(true)
             }
             _ => arg,
         });
@@ -453,8 +458,11 @@ mod tests {
 
     #[test]
     fn every_flag_has_the_variable_its_name_gives() {
-        let command = Cli::command().mut_args(|arg| arg);
-        let flags: Vec<String> = command
+        assert_eq!(
+            variable_of("limits-max-headers"),
+            "INVALID_SCOPE_PROXY_LIMITS_MAX_HEADERS"
+        );
+        let flags: Vec<String> = Cli::command()
             .get_arguments()
             .filter_map(|arg| arg.get_long().map(str::to_string))
             .collect();
@@ -466,7 +474,7 @@ mod tests {
             .iter()
             .filter(|flag| *flag != "help" && *flag != "version")
         {
-            let variable = format!("{VARIABLE_PREFIX}{}", flag.replace('-', "_").to_uppercase());
+            let variable = variable_of(flag);
             assert!(help.contains(&variable), "{variable} in {help}");
         }
     }
