@@ -5,8 +5,11 @@
 //! exits 0. A Cargo snippet (`[dependencies]`) is not a proxy
 //! configuration.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+
+use support::{assert_lines, run_once};
 
 /// The ```toml blocks of a Markdown page, with their first line number.
 fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
@@ -26,21 +29,15 @@ fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
+/// `check` on `config`, with `--upstream` when the block names none.
 fn check(config: &str) -> std::process::Output {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    std::io::Write::write_all(&mut file, config.as_bytes()).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"));
-    command.arg("check").arg("--config").arg(file.path());
-    if !config.lines().any(|line| line.starts_with("upstream")) {
-        command.args(["--upstream", "http://127.0.0.1:9"]);
-    }
-    // Only what the block says: no variable of the machine running the test.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("INVALID_SCOPE_PROXY_") {
-            command.env_remove(name);
-        }
-    }
-    command.output().unwrap()
+    let named = config.lines().any(|line| line.starts_with("upstream"));
+    let arguments: &[&str] = if named {
+        &["check"]
+    } else {
+        &["check", "--upstream", "http://127.0.0.1:9"]
+    };
+    run_once(arguments, config, &[])
 }
 
 #[test]
@@ -93,16 +90,14 @@ fn the_complete_configuration_says_what_it_sets() {
         String::from_utf8_lossy(&output.stderr)
     );
     let printed = String::from_utf8_lossy(&output.stdout);
-    for line in [
-        "upstream = \"http://127.0.0.1:8000\"",
-        "[correlation]",
-        "store = \"memory\"",
-    ] {
-        assert!(
-            printed.lines().any(|shown| shown == line),
-            "{line} in:\n{printed}"
-        );
-    }
+    assert_lines(
+        &printed,
+        &[
+            "upstream = \"http://127.0.0.1:8000\"",
+            "[correlation]",
+            "store = \"memory\"",
+        ],
+    );
     assert!(printed.contains("\"wizard\" = [\"read\"]"), "{printed}");
     assert!(!printed.contains("[posthog]"), "commented out:\n{printed}");
     // Its comments tell what a newcomer misread.

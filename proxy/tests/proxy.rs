@@ -269,15 +269,7 @@ fn health_readiness_and_metrics_on_the_admin_address() {
 }
 
 fn run_refused(arguments: &[&str], config: &str) -> (i32, String) {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    std::io::Write::write_all(&mut file, config.as_bytes()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"))
-        .arg("--config")
-        .arg(file.path())
-        .args(arguments)
-        .env_remove("INVALID_SCOPE_PROXY_UPSTREAM")
-        .output()
-        .unwrap();
+    let output = support::run_once(arguments, config, &[]);
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -624,11 +616,20 @@ fn help_never_shows_a_secret_from_the_environment() {
             "INVALID_SCOPE_PROXY_CORRELATION_HASH_KEY",
             "hunter2-hash-key",
         )
+        // An upstream may carry its credentials too: no value is shown.
+        .env(
+            "INVALID_SCOPE_PROXY_UPSTREAM",
+            "http://user:hunter2-upstream@127.0.0.1:8000",
+        )
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(
         help.contains("INVALID_SCOPE_PROXY_CORRELATION_REDIS_URL"),
+        "{help}"
+    );
+    assert!(
+        help.contains("[env: INVALID_SCOPE_PROXY_UPSTREAM]"),
         "{help}"
     );
     assert!(!help.contains("hunter2"), "{help}");

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -395,6 +395,32 @@ pub fn python() -> std::path::PathBuf {
         std::fs::write(venv.join("ready"), b"").unwrap();
     }
     python
+}
+
+/// Runs the binary once to its end with `config` as its `--config` file,
+/// the `arguments` and the variables `env`, and no other variable of ours
+/// from the machine running the test: what it prints, and its status.
+pub fn run_once(arguments: &[&str], config: &str, env: &[(&str, &str)]) -> Output {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, config.as_bytes()).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_invalid-scope-proxy"));
+    command.arg("--config").arg(file.path()).args(arguments);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("INVALID_SCOPE_PROXY_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied()).output().unwrap()
+}
+
+/// Asserts that each of `lines` is a whole line of `text`.
+pub fn assert_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            text.lines().any(|shown| shown == *line),
+            "{line} not in:\n{text}"
+        );
+    }
 }
 
 /// Runs `command` to its end; it must succeed.
